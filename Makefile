@@ -1,0 +1,49 @@
+# `make test` and `make bench` each set everything up (idempotently) and then run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+APT_PACKAGES := ffmpeg libcairo2-dev libpango1.0-dev pkg-config
+PYTEST_ARGS ?=
+
+.PHONY: test bench setup system-deps typecheck clean
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+bench: setup
+	$(VENV)/bin/renderbench run $(BENCH_ARGS)
+
+typecheck: setup
+	$(PY) -m mypy
+
+setup: system-deps $(STAMP)
+
+# ffmpeg/ffprobe for encoding and probing; cairo/pango headers because manimpango and
+# pycairo have no Linux wheels and compile on install.
+system-deps:
+	@missing=""; \
+	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
+	command -v ffprobe >/dev/null || missing="$$missing ffprobe"; \
+	command -v pkg-config >/dev/null && pkg-config --exists 'pangocairo >= 1.30.0' cairo || missing="$$missing cairo/pango-dev"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "renderbench setup: installing$$missing from Debian packages"; \
+	    export DEBIAN_FRONTEND=noninteractive; \
+	    apt-get update -qq && apt-get install -y -qq --no-install-recommends $(APT_PACKAGES) >/dev/null; \
+	  else \
+	    echo "renderbench setup: missing$$missing. Install them, e.g.:" >&2; \
+	    echo "  sudo apt-get install $(APT_PACKAGES)" >&2; \
+	    exit 1; \
+	  fi; \
+	fi
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dask,dev]'
+	@touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache

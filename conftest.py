@@ -1,0 +1,1 @@
+"""Repository-level pytest configuration only (fixtures live in tests/conftest.py)."""

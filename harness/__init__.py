@@ -1,0 +1,1 @@
+"""renderbench harness: workloads, measurement, validation, and the pytest plugin."""

@@ -1,0 +1,6 @@
+"""Benchmark inputs, generated (never downloaded), each an importable clip factory."""
+
+from __future__ import annotations
+
+SLIDESHOW = "harness.workloads.slideshow:make"
+FRAME_INDEX = "harness.workloads.frame_index:make"

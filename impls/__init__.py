@@ -1,0 +1,50 @@
+"""renderbench renderers: parallel MoviePy and Manim rendering behind one protocol."""
+
+from __future__ import annotations
+
+from impls.errors import (
+    EncoderUnavailable,
+    FFmpegError,
+    FrameFailed,
+    InvalidJob,
+    InvalidSource,
+    RenderbenchError,
+    RenderFailed,
+    TaskTimeout,
+    ToolNotFound,
+    ValidationFailed,
+    WorkerLost,
+)
+from impls.protocol import (
+    ClipSource,
+    EncoderSpec,
+    ManimSource,
+    Renderer,
+    RenderJob,
+    RenderResult,
+    Source,
+)
+from impls.registry import RENDERERS, get_renderer
+
+__all__ = [
+    "RENDERERS",
+    "ClipSource",
+    "EncoderSpec",
+    "EncoderUnavailable",
+    "FFmpegError",
+    "FrameFailed",
+    "InvalidJob",
+    "InvalidSource",
+    "ManimSource",
+    "RenderFailed",
+    "RenderJob",
+    "RenderResult",
+    "Renderer",
+    "RenderbenchError",
+    "Source",
+    "TaskTimeout",
+    "ToolNotFound",
+    "ValidationFailed",
+    "WorkerLost",
+    "get_renderer",
+]

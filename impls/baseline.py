@@ -1,0 +1,102 @@
+"""``baseline``: MoviePy's own ``write_videofile``, single process, untouched.
+
+The reference every number is compared with, so it runs MoviePy's real path; renderbench only
+chooses its arguments (from the same :class:`EncoderSpec`), points it at the shared ffmpeg,
+keeps its temporary audio file out of the working directory and makes the output atomic.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from impls import ffmpeg
+from impls.errors import InvalidJob, RenderFailed
+from impls.preflight import prepare_clip_job
+from impls.protocol import ClipSource, RenderJob, RenderResult, Source
+
+
+class _ProgressLogger:
+    """A proglog logger that forwards MoviePy's frame counter to a job's progress callback."""
+
+    def __new__(cls, job: RenderJob) -> Any:
+        from proglog import ProgressBarLogger
+
+        class Logger(ProgressBarLogger):  # type: ignore[misc]
+            def __init__(self) -> None:
+                super().__init__()
+                self._last = 0
+
+            def bars_callback(self, bar: str, attr: str, value: Any, old_value: Any = None) -> None:
+                if bar == "frame_index" and attr == "index" and job.progress is not None:
+                    done = int(value) + 1
+                    if done > self._last:
+                        job.progress(done - self._last)
+                        self._last = done
+
+        return Logger()
+
+
+class BaselineRenderer:
+    """MoviePy ``write_videofile`` in this process."""
+
+    name = "baseline"
+
+    def supports(self, source: Source) -> bool:
+        return isinstance(source, ClipSource)
+
+    def render(self, job: RenderJob) -> RenderResult:
+        if not isinstance(job.source, ClipSource):
+            raise InvalidJob("baseline renders MoviePy clips (ClipSource) only")
+        spec = job.encoder
+        if spec.codec in {"libx264", "h264_nvenc"} and spec.pix_fmt != "yuv420p":
+            # MoviePy 2.2 appends `-pix_fmt yuva420p` for these codecs, which ffmpeg turns into
+            # yuv420p; a different pix_fmt cannot be asked of it.
+            raise InvalidJob(
+                f"baseline (MoviePy write_videofile) always writes yuv420p with {spec.codec}; "
+                f"pix_fmt {spec.pix_fmt!r} is not possible"
+            )
+        started = time.perf_counter()
+        clip, timeline = prepare_clip_job(job)
+        params: list[str] = []
+        if spec.crf is not None:
+            params += ["-crf", str(spec.crf)]
+        if spec.codec not in {"libx264", "h264_nvenc"}:
+            params += ["-pix_fmt", spec.pix_fmt]
+        params += list(spec.extra)
+        stages: dict[str, float] = {}
+        try:
+            with ffmpeg.scratch_dir("renderbench-baseline-") as scratch, ffmpeg.atomic_output(
+                job.output
+            ) as tmp:
+                clip.write_videofile(
+                    str(tmp),
+                    fps=timeline.clock_fps,
+                    codec=spec.codec,
+                    bitrate=spec.bitrate,
+                    audio=job.audio and clip.audio is not None,
+                    preset=spec.preset or "medium",
+                    audio_codec=spec.audio_codec,
+                    audio_bitrate=spec.audio_bitrate,
+                    temp_audiofile_path=str(scratch),
+                    threads=spec.threads,
+                    ffmpeg_params=params,
+                    logger=_ProgressLogger(job) if job.progress else None,
+                )
+        except OSError as exc:
+            raise RenderFailed(f"MoviePy write_videofile failed: {exc}") from exc
+        finally:
+            clip.close()
+        wall = time.perf_counter() - started
+        stages["write_videofile"] = wall
+        return RenderResult(
+            output=Path(job.output),
+            renderer=self.name,
+            frames=timeline.frames,
+            duration=timeline.video_duration,
+            fps=timeline.rate,
+            wall=wall,
+            stages=stages,
+            info={"ffmpeg": ffmpeg.ffmpeg_binary(), "moviepy_rate_arg": "%.02f" % timeline.clock_fps},
+        )

@@ -1,0 +1,84 @@
+"""Error types, named for what went wrong, carrying the facts a user needs to act."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class RenderbenchError(Exception):
+    """Base of every error renderbench raises on purpose."""
+
+
+class InvalidJob(RenderbenchError, ValueError):
+    """The job asks for something impossible (bad fps, odd size for yuv420p, workers < 1...)."""
+
+
+class InvalidSource(RenderbenchError, ValueError):
+    """The source cannot be built: factory not importable, not a clip, zero duration..."""
+
+
+class ToolNotFound(RenderbenchError, FileNotFoundError):
+    """An external program (ffmpeg, ffprobe, manim, latex) is missing."""
+
+    def __init__(self, tool: str, hint: str = "") -> None:
+        self.tool = tool
+        message = f"{tool} not found"
+        if hint:
+            message += f": {hint}"
+        super().__init__(message)
+
+
+class EncoderUnavailable(RenderbenchError, ValueError):
+    """The requested encoder is not in (or does not work with) this ffmpeg."""
+
+    def __init__(self, codec: str, available: Sequence[str], reason: str = "") -> None:
+        self.codec = codec
+        self.available = tuple(available)
+        detail = f" ({reason})" if reason else ""
+        shown = ", ".join(self.available) or "none"
+        super().__init__(
+            f"encoder {codec!r} is not available in this ffmpeg{detail}; available: {shown}"
+        )
+
+
+class RenderFailed(RenderbenchError, RuntimeError):
+    """A render started and did not produce an output."""
+
+
+class FFmpegError(RenderFailed):
+    """ffmpeg or ffprobe exited with an error; carries its exit status and stderr tail."""
+
+    def __init__(self, what: str, returncode: int | None, stderr: str) -> None:
+        self.returncode = returncode
+        self.stderr = stderr
+        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        if returncode is not None and returncode < 0:
+            status = f"killed by signal {-returncode}"
+        else:
+            status = f"exit status {returncode}"
+        super().__init__(f"{what} failed ({status}):\n{tail}" if tail else f"{what} failed ({status})")
+
+
+class FrameFailed(RenderFailed):
+    """User code raised while computing one frame."""
+
+    def __init__(self, frame: int, t: float, cause: str) -> None:
+        self.frame = frame
+        self.t = t
+        super().__init__(f"frame {frame} (t={t:.6f}s) failed: {cause}")
+
+
+class WorkerLost(RenderFailed):
+    """A worker process died (killed, crashed) while it held work."""
+
+
+class TaskTimeout(RenderFailed):
+    """A unit of work (frame, chunk, scene) did not finish within its timeout."""
+
+
+class ValidationFailed(RenderbenchError, AssertionError):
+    """An output does not match what was expected; lists every problem found."""
+
+    def __init__(self, path: str, problems: Sequence[str]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(f"{path} is invalid:\n  - " + "\n  - ".join(self.problems))

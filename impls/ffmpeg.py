@@ -1,0 +1,399 @@
+"""The only module that builds and runs ffmpeg and ffprobe.
+
+One binary for every renderer, the baseline included: different ffmpeg builds convert RGB to
+YUV differently (decoded frames differ by 1-2 levels), so MoviePy is pointed at the same
+binary (:func:`use_for_moviepy`). stderr is always captured (drained by a thread for
+long-running writers, so a chatty ffmpeg never blocks); failures raise :class:`FFmpegError`
+carrying the exit status and the tail of ffmpeg's own message.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO, Any
+
+from impls.errors import EncoderUnavailable, FFmpegError, InvalidJob, ToolNotFound
+from impls.protocol import EncoderSpec
+
+_INSTALL_HINT = "install it (Debian/Ubuntu: apt-get install ffmpeg) or set {var} to its path"
+
+
+def _locate(tool: str, env_var: str) -> str:
+    explicit = os.environ.get(env_var)
+    if explicit:
+        if shutil.which(explicit):
+            return str(shutil.which(explicit))
+        raise ToolNotFound(tool, f"{env_var}={explicit!r} is not an executable")
+    found = shutil.which(tool)
+    if found is None:
+        raise ToolNotFound(tool, _INSTALL_HINT.format(var=env_var))
+    return found
+
+
+def ffmpeg_binary() -> str:
+    """Path of the ffmpeg every renderer uses ($RENDERBENCH_FFMPEG, else ffmpeg on PATH)."""
+    return _locate("ffmpeg", "RENDERBENCH_FFMPEG")
+
+
+def ffprobe_binary() -> str:
+    """Path of ffprobe ($RENDERBENCH_FFPROBE, else ffprobe on PATH)."""
+    return _locate("ffprobe", "RENDERBENCH_FFPROBE")
+
+
+def check_tools() -> None:
+    """Raise :class:`ToolNotFound` naming the missing binary before any work starts."""
+    ffmpeg_binary()
+    ffprobe_binary()
+
+
+@functools.cache
+def _version_of(binary: str) -> str:
+    out = subprocess.run(
+        [binary, "-hide_banner", "-version"], capture_output=True, text=True, check=False
+    ).stdout
+    first = out.splitlines()[0] if out else ""
+    # "ffmpeg version 5.1.9-0+deb12u1 Copyright ..." -> "5.1.9-0+deb12u1"
+    parts = first.split()
+    return parts[2] if len(parts) > 2 and parts[1] == "version" else first
+
+
+def ffmpeg_version() -> str:
+    return _version_of(ffmpeg_binary())
+
+
+def use_for_moviepy() -> str:
+    """Make MoviePy (already imported or not) call our ffmpeg; returns its path.
+
+    MoviePy reads ``FFMPEG_BINARY`` at import time into several modules' globals, so both
+    the environment (for later imports and child processes) and loaded modules are updated.
+    """
+    binary = ffmpeg_binary()
+    os.environ["FFMPEG_BINARY"] = binary
+    for name, module in list(sys.modules.items()):
+        if name.startswith("moviepy") and hasattr(module, "FFMPEG_BINARY"):
+            setattr(module, "FFMPEG_BINARY", binary)
+    return binary
+
+
+# ---------------------------------------------------------------------------------------------
+# Running
+
+
+def run(args: Sequence[str], what: str, *, tool: str = "ffmpeg", timeout: float | None = None) -> str:
+    """Run ffmpeg (or ffprobe) with ``args``; return stdout; raise FFmpegError on failure."""
+    binary = ffmpeg_binary() if tool == "ffmpeg" else ffprobe_binary()
+    cmd = [binary, "-hide_banner", "-nostdin", *args] if tool == "ffmpeg" else [binary, *args]
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, errors="replace", timeout=timeout, check=False
+        )
+    except subprocess.TimeoutExpired as exc:
+        stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
+        raise FFmpegError(f"{what} (timed out after {timeout}s)", None, stderr) from exc
+    if proc.returncode != 0:
+        raise FFmpegError(what, proc.returncode, proc.stderr)
+    return proc.stdout
+
+
+@functools.cache
+def _encoder_names(binary: str) -> frozenset[str]:
+    out = subprocess.run(
+        [binary, "-hide_banner", "-encoders"], capture_output=True, text=True, check=False
+    ).stdout
+    names: set[str] = set()
+    started = False
+    for line in out.splitlines():
+        if line.strip().startswith("------"):
+            started = True
+            continue
+        fields = line.split()
+        if started and len(fields) >= 2 and fields[0].startswith("V"):
+            names.add(fields[1])
+    return frozenset(names)
+
+
+def video_encoders() -> frozenset[str]:
+    """Video encoders this ffmpeg lists (listing is not working: see :func:`check_encoder`)."""
+    return _encoder_names(ffmpeg_binary())
+
+
+@functools.cache
+def _encoder_error(binary: str, spec: EncoderSpec) -> str | None:
+    # Listed is not working: h264_nvenc is listed everywhere and fails without a GPU driver.
+    # One 64x64 frame through the real arguments finds that, and bad presets, cheaply.
+    cmd = [
+        binary, "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=1:d=1",
+        "-frames:v", "1", *encoder_args(spec), "-f", "null", "-",
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+    if proc.returncode == 0:
+        return None
+    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+    return lines[0] if lines else f"exit status {proc.returncode}"
+
+
+def check_encoder(spec: EncoderSpec) -> None:
+    """Raise :class:`EncoderUnavailable` unless this ffmpeg can really encode with ``spec``."""
+    binary = ffmpeg_binary()
+    available = sorted(_encoder_names(binary))
+    if spec.codec not in available:
+        raise EncoderUnavailable(spec.codec, available)
+    error = _encoder_error(binary, spec)
+    if error is not None:
+        raise EncoderUnavailable(spec.codec, available, reason=error)
+
+
+def encoder_args(spec: EncoderSpec) -> list[str]:
+    """Output arguments for ``spec`` (identical for a whole file and for every chunk)."""
+    args = ["-c:v", spec.codec]
+    if spec.preset is not None:
+        args += ["-preset", spec.preset]
+    if spec.crf is not None:
+        args += ["-crf", str(spec.crf)]
+    if spec.bitrate is not None:
+        args += ["-b:v", spec.bitrate]
+    args += ["-pix_fmt", spec.pix_fmt]
+    if spec.threads is not None:
+        args += ["-threads", str(spec.threads)]
+    args += list(spec.extra)
+    return args
+
+
+def rate_arg(rate: Fraction) -> str:
+    """An exact ``-r`` value: 30000/1001 stays 30000/1001 (MoviePy writes 29.97)."""
+    return f"{rate.numerator}/{rate.denominator}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+class _StderrTail:
+    """Drains a pipe on a thread (so ffmpeg never blocks on a full pipe), keeping the tail."""
+
+    def __init__(self, stream: IO[bytes], lines: int = 200) -> None:
+        self._lines: collections.deque[str] = collections.deque(maxlen=lines)
+        self._thread = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _pump(self, stream: IO[bytes]) -> None:
+        with contextlib.suppress(ValueError, OSError):
+            for raw in iter(stream.readline, b""):
+                self._lines.append(raw.decode(errors="replace").rstrip())
+        with contextlib.suppress(OSError):
+            stream.close()
+
+    def text(self, timeout: float = 5.0) -> str:
+        self._thread.join(timeout)
+        return "\n".join(self._lines)
+
+
+@dataclass(frozen=True)
+class RawFormat:
+    """What is written on stdin: frame size, pixel layout and exact rate."""
+
+    width: int
+    height: int
+    rate: Fraction
+    pix_fmt: str = "rgb24"  # rgb24, or rgba when the encoder keeps alpha
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.width * self.height * (4 if self.pix_fmt == "rgba" else 3)
+
+    def input_args(self) -> list[str]:
+        return [
+            "-f", "rawvideo", "-pix_fmt", self.pix_fmt,
+            "-s", f"{self.width}x{self.height}", "-r", rate_arg(self.rate), "-i", "-",
+        ]  # fmt: skip
+
+
+class FrameWriter:
+    """One ffmpeg process encoding raw frames written to its stdin into ``output``.
+
+    Use as a context manager: leaving normally closes stdin and checks ffmpeg's exit status
+    (raising :class:`FFmpegError`); leaving with an exception kills ffmpeg.
+    """
+
+    def __init__(self, output: Path, fmt: RawFormat, encoder: EncoderSpec, extra_output_args: Sequence[str] = ()) -> None:
+        self.output = Path(output)
+        self.fmt = fmt
+        self.frames_written = 0
+        cmd = [
+            ffmpeg_binary(), "-hide_banner", "-nostats", "-loglevel", "error", "-y",
+            *fmt.input_args(), "-an", *encoder_args(encoder), *extra_output_args, str(self.output),
+        ]  # fmt: skip
+        self.command = cmd
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        assert self._proc.stderr is not None
+        self._stderr = _StderrTail(self._proc.stderr)
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def write(self, frame: Any) -> None:
+        """Write one frame (bytes, memoryview or a C-contiguous uint8 array)."""
+        stdin = self._proc.stdin
+        assert stdin is not None
+        view = memoryview(frame).cast("B")
+        if view.nbytes != self.fmt.frame_bytes:
+            raise InvalidJob(
+                f"frame {self.frames_written} has {view.nbytes} bytes, expected "
+                f"{self.fmt.frame_bytes} ({self.fmt.width}x{self.fmt.height} {self.fmt.pix_fmt}):"
+                " every frame of a clip must have the same size"
+            )
+        try:
+            stdin.write(view)
+        except (BrokenPipeError, ValueError) as exc:
+            code = self._proc.wait()
+            raise FFmpegError(f"ffmpeg encoding {self.output.name}", code, self._stderr.text()) from exc
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the stream and check ffmpeg's exit status."""
+        stdin = self._proc.stdin
+        if stdin is not None and not stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                stdin.close()
+        code = self._proc.wait()
+        if code != 0:
+            raise FFmpegError(f"ffmpeg encoding {self.output.name}", code, self._stderr.text())
+
+    def kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+        with contextlib.suppress(Exception):
+            if self._proc.stdin is not None:
+                self._proc.stdin.close()
+        self._proc.wait()
+        self._stderr.text(timeout=1.0)
+
+    def __enter__(self) -> FrameWriter:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.kill()
+
+
+def concat(segments: Sequence[Path], output: Path, workdir: Path) -> None:
+    """Join segments encoded with identical arguments, without re-encoding (concat demuxer)."""
+    listing = workdir / f"concat-{uuid.uuid4().hex}.txt"
+    # The concat demuxer's list syntax: single quotes, with ' escaped as '\''.
+    listing.write_text(
+        "".join("file '" + str(Path(s).resolve()).replace("'", "'\\''") + "'\n" for s in segments)
+    )
+    try:
+        run(
+            ["-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),
+             "-map", "0:v", "-c", "copy", str(output)],
+            f"ffmpeg concatenating {len(segments)} segments",
+        )  # fmt: skip
+    finally:
+        listing.unlink(missing_ok=True)
+
+
+def mux_audio(video: Path, audio: Path, output: Path) -> None:
+    """Put an already-encoded audio file beside the video stream (both copied, as MoviePy does)."""
+    run(
+        ["-loglevel", "error", "-y", "-i", str(video), "-i", str(audio),
+         "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", str(output)],
+        f"ffmpeg muxing audio into {output.name}",
+    )  # fmt: skip
+
+
+# ---------------------------------------------------------------------------------------------
+# Probing
+
+
+def probe(path: Path) -> dict[str, Any]:
+    """ffprobe's JSON for the streams and format of ``path``."""
+    out = run(
+        ["-v", "error", "-print_format", "json", "-show_format", "-show_streams", str(path)],
+        f"ffprobe {Path(path).name}",
+        tool="ffprobe",
+    )
+    data: dict[str, Any] = json.loads(out)
+    return data
+
+
+def count_packets(path: Path) -> int:
+    """Video frames in ``path`` by counting packets (0.1 s, versus 2 s for decoding)."""
+    out = run(
+        ["-v", "error", "-select_streams", "v:0", "-count_packets",
+         "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
+        f"ffprobe counting frames of {Path(path).name}",
+        tool="ffprobe",
+    )  # fmt: skip
+    return int(out.strip().split(",")[0])
+
+
+# ---------------------------------------------------------------------------------------------
+# Files
+
+
+def temp_name(output: Path, tag: str = "partial") -> Path:
+    """A unique name next to ``output`` keeping its suffix (ffmpeg picks the muxer by suffix)."""
+    output = Path(output)
+    return output.with_name(f".{output.stem}.{tag}-{uuid.uuid4().hex[:12]}{output.suffix}")
+
+
+def check_output_path(output: Path) -> None:
+    """Fail early when the output cannot be written: missing or read-only directory."""
+    output = Path(output)
+    parent = output.parent if str(output.parent) else Path(".")
+    if not parent.is_dir():
+        raise InvalidJob(f"output directory {parent} does not exist")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InvalidJob(f"output directory {parent} is not writable")
+    if output.is_dir():
+        raise InvalidJob(f"output path {output} is a directory")
+    if not output.suffix:
+        raise InvalidJob(f"output path {output} needs a suffix (e.g. .mp4) to pick the container")
+
+
+@contextlib.contextmanager
+def atomic_output(output: Path) -> Iterator[Path]:
+    """Yield a temporary path next to ``output``; rename it over ``output`` only on success.
+
+    On failure the temporary file is removed and an existing file at ``output`` is untouched.
+    """
+    tmp = temp_name(output)
+    try:
+        yield tmp
+        if not tmp.exists():
+            raise FFmpegError(f"writing {Path(output).name}", None, "no output file was produced")
+        os.replace(tmp, output)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def scratch_dir(prefix: str = "renderbench-") -> Iterator[Path]:
+    """A private temporary directory removed on exit, whatever happens inside."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

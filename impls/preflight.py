@@ -1,0 +1,53 @@
+"""Checks every MoviePy renderer runs before starting a worker or an ffmpeg.
+
+Bad input gets an early error naming the problem, and nothing is started, written or left.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from impls import ffmpeg
+from impls.errors import InvalidJob
+from impls.protocol import ClipSource, RenderJob
+from impls.timeline import Timeline
+
+if TYPE_CHECKING:
+    from moviepy import VideoClip
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (affinity-aware), the default worker count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def resolve_workers(job: RenderJob) -> int:
+    return job.workers if job.workers is not None else usable_cores()
+
+
+def check_job(job: RenderJob) -> None:
+    """Checks that need no clip: tools, output location, encoder."""
+    ffmpeg.check_tools()
+    ffmpeg.check_output_path(job.output)
+    ffmpeg.check_encoder(job.encoder)
+
+
+def prepare_clip_job(job: RenderJob) -> tuple[VideoClip, Timeline]:
+    """Run every check, build the clip in this process and return it with its timeline."""
+    if not isinstance(job.source, ClipSource):
+        raise InvalidJob(f"{type(job.source).__name__} is not a MoviePy ClipSource")
+    check_job(job)
+    ffmpeg.use_for_moviepy()
+    clip = job.source.load()
+    try:
+        timeline = Timeline.for_clip(clip, job.fps)
+        width, height = clip.size
+        job.encoder.check_size(int(width), int(height))
+    except BaseException:
+        clip.close()
+        raise
+    return clip, timeline

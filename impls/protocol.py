@@ -1,0 +1,270 @@
+"""The protocol every renderer speaks: what to render, how, and what came out.
+
+Sources are descriptions that any process (or machine) can rebuild, never live clips:
+clips hold file handles and closures and do not pickle.
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from impls.errors import InvalidJob, InvalidSource
+
+if TYPE_CHECKING:
+    from moviepy import VideoClip
+
+#: Pixel formats whose chroma is subsampled in both directions: width and height must be even.
+_SUBSAMPLED_420 = frozenset({"yuv420p", "yuvj420p", "yuva420p", "nv12", "yuv420p10le"})
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """A MoviePy clip described by an importable factory, ``"pkg.module:function"`` + kwargs.
+
+    Every worker process calls the factory itself, so the clip is never pickled.
+    """
+
+    factory: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        module, sep, attr = self.factory.partition(":")
+        if not sep or not module or not attr:
+            raise InvalidSource(
+                f"factory {self.factory!r} must look like 'pkg.module:function'"
+            )
+
+    def resolve(self) -> Callable[..., Any]:
+        """Import the factory callable (raises :class:`InvalidSource` with the reason)."""
+        module_name, _, attr = self.factory.partition(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError as exc:
+            raise InvalidSource(f"cannot import factory module {module_name!r}: {exc}") from exc
+        obj: Any = module
+        for part in attr.split("."):
+            try:
+                obj = getattr(obj, part)
+            except AttributeError as exc:
+                raise InvalidSource(
+                    f"module {module_name!r} has no attribute {attr!r} (factory {self.factory!r})"
+                ) from exc
+        if not callable(obj):
+            raise InvalidSource(f"factory {self.factory!r} is not callable")
+        return obj  # type: ignore[no-any-return]
+
+    def load(self) -> VideoClip:
+        """Build the clip and check that it can be rendered (a clip with a positive duration)."""
+        from moviepy import VideoClip
+
+        clip = self.resolve()(**dict(self.kwargs))
+        if not isinstance(clip, VideoClip):
+            raise InvalidSource(
+                f"factory {self.factory!r} returned {type(clip).__name__}, not a MoviePy VideoClip"
+            )
+        duration = clip.duration
+        if duration is None or not math.isfinite(duration) or duration <= 0:
+            raise InvalidSource(
+                f"clip from {self.factory!r} has duration {duration!r}; it needs a finite duration > 0"
+                " (set it with clip.with_duration(seconds))"
+            )
+        return clip
+
+
+@dataclass(frozen=True)
+class ManimSource:
+    """Manim scenes to render in order, each optionally with its own narration audio file."""
+
+    script: Path
+    scenes: tuple[str, ...]
+    audio: Mapping[str, Path] = field(default_factory=dict)
+    quality: str = "l"  # manim's -q letter: l, m, h, p, k
+    fps: Fraction | None = None  # None: manim's default for the quality
+    padding: float = 0.0  # seconds of the held last frame (and silence) after each scene
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "script", Path(self.script))
+        object.__setattr__(self, "scenes", tuple(self.scenes))
+        object.__setattr__(self, "audio", {k: Path(v) for k, v in dict(self.audio).items()})
+        if not self.scenes:
+            raise InvalidSource("ManimSource needs at least one scene name")
+        if self.quality not in {"l", "m", "h", "p", "k"}:
+            raise InvalidSource(f"unknown manim quality {self.quality!r}; use one of l, m, h, p, k")
+        unknown = set(self.audio) - set(self.scenes)
+        if unknown:
+            raise InvalidSource(f"audio given for scenes not rendered: {sorted(unknown)}")
+        if self.padding < 0:
+            raise InvalidSource(f"padding must be >= 0 seconds, got {self.padding}")
+
+
+Source = ClipSource | ManimSource
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """How frames become a video stream. Field names are public API."""
+
+    codec: str = "libx264"
+    preset: str | None = "medium"
+    crf: int | None = 23
+    pix_fmt: str = "yuv420p"
+    threads: int | None = None
+    bitrate: str | None = None
+    extra: tuple[str, ...] = ()
+    audio_codec: str = "aac"
+    audio_bitrate: str | None = None
+
+    @classmethod
+    def lossless(cls) -> EncoderSpec:
+        """libx264 crf 0: decoded frames of every correct renderer equal the baseline's."""
+        return cls(codec="libx264", preset="medium", crf=0, pix_fmt="yuv420p")
+
+    @classmethod
+    def parse(cls, text: str) -> EncoderSpec:
+        """Parse ``codec[:preset[:crf]]``, e.g. ``libx264:veryfast:23`` (empty part = default)."""
+        parts = text.split(":")
+        if len(parts) > 3 or not parts[0]:
+            raise InvalidJob(f"encoder {text!r} must look like codec[:preset[:crf]]")
+        kwargs: dict[str, Any] = {"codec": parts[0]}
+        if len(parts) > 1 and parts[1]:
+            kwargs["preset"] = None if parts[1] == "-" else parts[1]
+        if len(parts) > 2 and parts[2]:
+            try:
+                kwargs["crf"] = None if parts[2] == "-" else int(parts[2])
+            except ValueError as exc:
+                raise InvalidJob(f"crf in encoder {text!r} must be an integer") from exc
+        return cls(**kwargs)
+
+    @property
+    def label(self) -> str:
+        """Short stable id, e.g. ``libx264:medium:23``."""
+        return ":".join(
+            [self.codec, self.preset or "-", "-" if self.crf is None else str(self.crf)]
+        )
+
+    @property
+    def is_lossless(self) -> bool:
+        return self.codec in {"libx264", "libx265"} and self.crf == 0 and self.bitrate is None
+
+    @property
+    def has_alpha(self) -> bool:
+        return "a" in self.pix_fmt.removeprefix("yuv").removesuffix("p") or self.pix_fmt in {
+            "rgba",
+            "bgra",
+            "argb",
+            "abgr",
+        }
+
+    def check_size(self, width: int, height: int) -> None:
+        if self.pix_fmt in _SUBSAMPLED_420 and (width % 2 or height % 2):
+            raise InvalidJob(
+                f"frame size {width}x{height} is odd, which {self.pix_fmt} cannot encode "
+                "(chroma is subsampled by 2): resize the clip to even dimensions, e.g. "
+                f"clip.resized(({width - width % 2}, {height - height % 2})), "
+                "or use pix_fmt='yuv444p'"
+            )
+
+
+ProgressCallback = Callable[[int], None]
+"""Called with the number of frames just completed (may be called from a helper thread)."""
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """How to render one source. ``options`` holds renderer-specific knobs (documented there)."""
+
+    source: Source
+    output: Path
+    workers: int | None = None  # None: the number of usable cores
+    encoder: EncoderSpec = field(default_factory=EncoderSpec)
+    fps: Fraction | None = None  # override the clip's fps (kept exact, e.g. 30000/1001)
+    audio: bool = True
+    executor: str = "local"  # "local" (process pool) or "dask"
+    dask_address: str | None = None  # None with executor="dask": start a LocalCluster
+    timeout: float | None = None  # seconds per unit of work (frame batch, chunk, scene)
+    retries: int = 1  # transient failures (lost worker) retried per unit; user errors never
+    fallback: bool = False  # re-render with the baseline after a failure
+    options: Mapping[str, Any] = field(default_factory=dict)
+    progress: ProgressCallback | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output", Path(self.output))
+        if isinstance(self.source, str):
+            object.__setattr__(self, "source", ClipSource(self.source))
+        if self.workers is not None and (
+            not isinstance(self.workers, int) or self.workers < 1
+        ):
+            raise InvalidJob(f"workers must be an integer >= 1 (or None for all cores), got {self.workers!r}")
+        if self.fps is not None:
+            object.__setattr__(self, "fps", exact_fps(self.fps))
+        if self.executor not in {"local", "dask"}:
+            raise InvalidJob(f"executor must be 'local' or 'dask', got {self.executor!r}")
+        if self.timeout is not None and not self.timeout > 0:
+            raise InvalidJob(f"timeout must be > 0 seconds, got {self.timeout!r}")
+        if self.retries < 0:
+            raise InvalidJob(f"retries must be >= 0, got {self.retries!r}")
+
+
+@dataclass
+class RenderResult:
+    """What a render produced. ``stages`` holds seconds per stage (frames, encode, concat, mux...)."""
+
+    output: Path
+    renderer: str
+    frames: int
+    duration: float
+    fps: Fraction
+    wall: float = 0.0
+    stages: dict[str, float] = field(default_factory=dict)
+    retries: int = 0
+    fallback_used: bool = False
+    failures: dict[str, str] = field(default_factory=dict)  # unit (scene, chunk) -> error
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Renderer(Protocol):
+    """Structural contract of every renderer, built-in or third-party."""
+
+    name: str
+
+    def supports(self, source: Source) -> bool: ...
+
+    def render(self, job: RenderJob) -> RenderResult: ...
+
+
+def exact_fps(value: float | int | str | Fraction) -> Fraction:
+    """An fps as an exact fraction: 29.97 / 23.976 become 30000/1001 / 24000/1001.
+
+    NTSC rates typed as decimals are snapped to their exact /1001 values because that is what
+    the decimal stands for; everything else is kept as given.
+    """
+    if isinstance(value, bool):
+        raise InvalidJob(f"fps must be a number, got {value!r}")
+    try:
+        if isinstance(value, str):
+            fps = Fraction(value)
+        elif isinstance(value, Fraction):
+            fps = value
+        elif isinstance(value, int):
+            fps = Fraction(value)
+        else:
+            if not math.isfinite(value):
+                raise InvalidJob(f"fps must be finite and > 0, got {value!r}")
+            fps = Fraction(value).limit_denominator(1001)
+    except (ValueError, ZeroDivisionError) as exc:
+        raise InvalidJob(f"fps {value!r} is not a number") from exc
+    if fps <= 0:
+        raise InvalidJob(f"fps must be > 0, got {value!r}")
+    if fps.denominator != 1 and fps.denominator != 1001:
+        for base in (24, 30, 48, 60, 120):
+            ntsc = Fraction(base * 1000, 1001)
+            if abs(fps - ntsc) < Fraction(1, 200):
+                return ntsc
+    return fps

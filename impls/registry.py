@@ -1,0 +1,93 @@
+"""Renderers by name: the built-in ones plus those other packages register.
+
+A third-party package adds a renderer with an entry point in the group
+``renderbench.renderers`` whose object is a renderer class (or instance).
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterator, Mapping
+from importlib.metadata import entry_points
+from typing import Any
+
+from impls.protocol import Renderer
+
+ENTRY_POINT_GROUP = "renderbench.renderers"
+
+#: name -> "module:Class" of the built-in renderers, imported on first use.
+_BUILTIN: dict[str, str] = {
+    "baseline": "impls.baseline:BaselineRenderer",
+    "disk": "impls.disk:DiskRenderer",
+    "pipe": "impls.pipe:PipeRenderer",
+    "chunk": "impls.chunk:ChunkRenderer",
+    "manim-serial": "impls.manim.serial:ManimSerialRenderer",
+    "manim-scenes": "impls.manim.scenes:ManimScenesRenderer",
+    "manim-inflight": "impls.manim.inflight:ManimInflightRenderer",
+    "manim-ranges": "impls.manim.ranges:ManimRangesRenderer",
+}
+
+
+def _instantiate(obj: Any) -> Renderer:
+    renderer = obj() if isinstance(obj, type) else obj
+    if not isinstance(renderer, Renderer):
+        raise TypeError(f"{obj!r} does not implement the Renderer protocol (name, supports, render)")
+    return renderer
+
+
+class _Registry(Mapping[str, Renderer]):
+    """A read-only mapping name -> renderer that loads entries lazily."""
+
+    def __init__(self) -> None:
+        self._loaded: dict[str, Renderer] = {}
+        self._external: dict[str, Any] | None = None
+
+    def _external_points(self) -> dict[str, Any]:
+        if self._external is None:
+            self._external = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        return self._external
+
+    def _names(self) -> list[str]:
+        names = list(_BUILTIN)
+        names += [n for n in self._external_points() if n not in _BUILTIN]
+        return names
+
+    def __getitem__(self, name: str) -> Renderer:
+        if name in self._loaded:
+            return self._loaded[name]
+        if name in _BUILTIN:
+            module, _, attr = _BUILTIN[name].partition(":")
+            renderer = _instantiate(getattr(importlib.import_module(module), attr))
+        elif name in self._external_points():
+            renderer = _instantiate(self._external_points()[name].load())
+        else:
+            raise KeyError(name)
+        self._loaded[name] = renderer
+        return renderer
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names())
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def register(self, renderer: Renderer) -> None:
+        """Add a renderer at run time (tests, notebooks)."""
+        self._loaded[renderer.name] = _instantiate(renderer)
+        if renderer.name not in _BUILTIN:
+            self._external_points()[renderer.name] = renderer
+
+    def unregister(self, name: str) -> None:
+        self._loaded.pop(name, None)
+        self._external_points().pop(name, None)
+
+
+RENDERERS = _Registry()
+
+
+def get_renderer(name: str) -> Renderer:
+    """The renderer called ``name``; KeyError lists the known names."""
+    try:
+        return RENDERERS[name]
+    except KeyError:
+        raise KeyError(f"unknown renderer {name!r}; known: {', '.join(RENDERERS)}") from None
