@@ -3,10 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> BaseException:
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class RenderbenchError(Exception):
     """Base of every error renderbench raises on purpose."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Errors cross process boundaries (a worker's error is re-raised in the parent), and
+        # pickle rebuilds an exception by calling cls(*self.args): that breaks for every
+        # subclass whose __init__ takes other arguments than its message. Rebuild the instance
+        # as it is instead.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
 
 class InvalidJob(RenderbenchError, ValueError):
@@ -60,12 +75,17 @@ class FFmpegError(RenderFailed):
 
 
 class FrameFailed(RenderFailed):
-    """User code raised while computing one frame."""
+    """User code raised while computing one frame; ``traceback`` is the worker's, as text."""
 
-    def __init__(self, frame: int, t: float, cause: str) -> None:
+    def __init__(self, frame: int, t: float, cause: str, traceback: str = "") -> None:
         self.frame = frame
         self.t = t
-        super().__init__(f"frame {frame} (t={t:.6f}s) failed: {cause}")
+        self.cause = cause
+        self.traceback = traceback
+        message = f"frame {frame} (t={t:.6f}s) failed: {cause}"
+        if traceback:
+            message += "\n" + traceback.rstrip()
+        super().__init__(message)
 
 
 class WorkerLost(RenderFailed):
