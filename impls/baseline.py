@@ -30,7 +30,9 @@ class _ProgressLogger:
 
             def bars_callback(self, bar: str, attr: str, value: Any, old_value: Any = None) -> None:
                 if bar == "frame_index" and attr == "index" and job.progress is not None:
-                    done = int(value) + 1
+                    # proglog sets index i as frame i is handed out and n after the last one,
+                    # so the index is the number of frames finished.
+                    done = int(value)
                     if done > self._last:
                         job.progress(done - self._last)
                         self._last = done
