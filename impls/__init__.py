@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from impls.api import render
 from impls.errors import (
     EncoderUnavailable,
     FFmpegError,
@@ -47,4 +48,5 @@ __all__ = [
     "ValidationFailed",
     "WorkerLost",
     "get_renderer",
+    "render",
 ]

@@ -1,0 +1,326 @@
+"""``renderbench render``: render a clip factory or Manim scenes with the winning renderer.
+
+    renderbench render pkg.module:factory out.mp4 [--method M] [--workers N] [--kwargs JSON] ...
+    renderbench render scenes.py Scene1 Scene2 ... out.mp4 [--audio Scene1=a.wav ...]
+
+The first form is chosen unless the first argument names an existing ``.py`` file. Exit
+status: 0 rendered, 1 the render failed, 2 bad arguments or input (unknown method, factory
+not importable, odd frame size, missing output directory...), 130 interrupted. Every error is
+one line on stderr; ``--verbose`` adds the traceback and the reason the method was chosen.
+Also runs on its own: ``python -m harness.render_cli ...``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal, NoReturn
+
+from impls.api import AUTO, render
+from impls.errors import (
+    EncoderUnavailable,
+    InvalidJob,
+    InvalidSource,
+    RenderbenchError,
+    ToolNotFound,
+)
+from impls.progress import PROGRESS_ENV
+from impls.protocol import ClipSource, EncoderSpec, ManimSource, RenderResult, Source, exact_fps
+from impls.registry import RENDERERS
+
+PROG = "renderbench render"
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+#: Errors that mean "the request is wrong", as opposed to "the render broke".
+_USAGE_ERRORS = (InvalidJob, InvalidSource, EncoderUnavailable, ToolNotFound)
+
+_DEFAULT_ENCODER = EncoderSpec()
+
+
+class UsageError(RenderbenchError):
+    """Arguments that parse but do not make a render request."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text}")
+    return value
+
+
+def _optional_int(text: str) -> int | None:
+    if text.lower() in {"none", "-"}:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer (or 'none')") from None
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``renderbench render`` (shared by the subcommand and ``-m``)."""
+    parser.add_argument(
+        "targets",
+        nargs="+",
+        metavar="SOURCE ... OUTPUT",
+        help="'pkg.module:factory OUTPUT', or 'script.py SCENE [SCENE ...] OUTPUT' for Manim",
+    )
+    parser.add_argument(
+        "--method",
+        default=AUTO,
+        help="renderer: auto (fastest valid one measured on this machine) or one of "
+        f"{', '.join(RENDERERS)} (default: auto)",
+    )
+    parser.add_argument(
+        "--workers", type=_positive_int, help="worker processes (default: measured best, else all cores)"
+    )
+    enc = parser.add_argument_group("encoder")
+    enc.add_argument("--codec", default=_DEFAULT_ENCODER.codec, help="ffmpeg video encoder (default: %(default)s)")
+    enc.add_argument("--preset", help=f"encoder preset, 'none' for no -preset (default: {_DEFAULT_ENCODER.preset})")
+    enc.add_argument(
+        "--crf", type=_optional_int, default=argparse.SUPPRESS,
+        help=f"constant rate factor, 'none' to leave unset (default: {_DEFAULT_ENCODER.crf})",
+    )  # fmt: skip
+    enc.add_argument("--pix-fmt", default=_DEFAULT_ENCODER.pix_fmt, help="pixel format (default: %(default)s)")
+    parser.add_argument("--fps", help="frame rate override, e.g. 30 or 30000/1001 (default: the source's)")
+    parser.add_argument("--no-audio", action="store_true", help="write no audio track (default: keep audio)")
+    parser.add_argument(
+        "--executor", choices=("local", "dask"), default="local",
+        help="where workers run: a local process pool or a Dask cluster (default: local)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--dask-address", help="scheduler address, e.g. tcp://host:8786 (default: start a local cluster)"
+    )
+    parser.add_argument(
+        "--timeout", type=_positive_float, help="seconds allowed per unit of work (default: none)"
+    )
+    parser.add_argument(
+        "--fallback", action="store_true",
+        help="re-render with the baseline if the chosen renderer fails (default: off)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--option", action="append", default=[], metavar="KEY=VALUE",
+        help="renderer-specific option, VALUE parsed as JSON when it can be (default: none)",
+    )  # fmt: skip
+    clip = parser.add_argument_group("MoviePy factory")
+    clip.add_argument(
+        "--kwargs", metavar="JSON", help="keyword arguments for the factory, a JSON object (default: {})"
+    )
+    manim = parser.add_argument_group("Manim scenes")
+    manim.add_argument(
+        "--audio", action="extend", nargs="+", default=[], metavar="SCENE=FILE",
+        help="narration audio for a scene (default: none)",
+    )  # fmt: skip
+    manim.add_argument(
+        "--quality", choices=("l", "m", "h", "p", "k"), default="l",
+        help="manim quality letter (default: l)",
+    )  # fmt: skip
+    out = parser.add_argument_group("output")
+    shown = out.add_mutually_exclusive_group()
+    shown.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+    shown.add_argument(
+        "--progress", action="store_true",
+        help=f"draw the progress bar even when stderr is not a terminal (or set {PROGRESS_ENV}=1)",
+    )  # fmt: skip
+    out.add_argument(
+        "--verbose", "-v", action="store_true", help="tracebacks on errors and why the method was chosen"
+    )
+
+
+def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+    # argparse prints the usage block and then the error; one line (exit 2) is easier to read
+    # in a log, and --help still shows the usage.
+    def error(message: str) -> NoReturn:
+        parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message} (see --help)\n")
+
+    setattr(parser, "error", error)
+
+
+def add_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Register ``render`` on a ``parser.add_subparsers()`` object; ``main`` runs it."""
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "render",
+        help="render a clip factory or Manim scenes with the fastest valid renderer",
+        description=(__doc__ or "").split("\n\n")[0],
+    )
+    add_arguments(parser)
+    _one_line_errors(parser)
+    parser.set_defaults(func=main)
+    return parser
+
+
+def _parse_kwargs(text: str | None) -> dict[str, Any]:
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"--kwargs is not valid JSON ({exc.args[0] if exc.args else exc})") from None
+    if not isinstance(value, dict):
+        raise UsageError("--kwargs must be a JSON object, e.g. '{\"width\": 640}'")
+    return value
+
+
+def _parse_pairs(items: Sequence[str], flag: str) -> dict[str, str]:
+    pairs: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise UsageError(f"{flag} expects KEY=VALUE, got {item!r}")
+        pairs[key] = value
+    return pairs
+
+
+def _options(items: Sequence[str]) -> dict[str, Any]:
+    options: dict[str, Any] = {}
+    for key, raw in _parse_pairs(items, "--option").items():
+        try:
+            options[key] = json.loads(raw)
+        except ValueError:
+            options[key] = raw
+    return options
+
+
+def _source_and_output(args: argparse.Namespace) -> tuple[Source, Path]:
+    targets: list[str] = list(args.targets)
+    first = targets[0]
+    if first.endswith(".py"):
+        script = Path(first)
+        if not script.is_file():
+            raise UsageError(f"Manim script {first} does not exist")
+        if len(targets) < 3:
+            raise UsageError("give the scenes to render and the output: script.py SCENE [SCENE ...] OUTPUT")
+        if args.kwargs is not None:
+            raise UsageError("--kwargs applies to a factory, not to Manim scenes")
+        audio = _parse_pairs(args.audio, "--audio")
+        for scene, file in audio.items():
+            if not Path(file).is_file():
+                raise UsageError(f"audio file {file} for scene {scene} does not exist")
+        scenes = tuple(targets[1:-1])
+        source: Source = ManimSource(
+            script=script,
+            scenes=scenes,
+            audio={scene: Path(file) for scene, file in audio.items()},
+            quality=args.quality,
+        )
+        return source, Path(targets[-1])
+    if len(targets) != 2:
+        raise UsageError(
+            f"expected 'pkg.module:factory OUTPUT', got {len(targets)} arguments "
+            "(for Manim, the first argument must be an existing .py script)"
+        )
+    if args.audio:
+        raise UsageError("--audio applies to Manim scenes; a clip's factory sets its own audio")
+    return ClipSource(first, _parse_kwargs(args.kwargs)), Path(targets[1])
+
+
+def _encoder(args: argparse.Namespace) -> EncoderSpec:
+    preset: str | None = _DEFAULT_ENCODER.preset
+    if args.preset is not None:
+        preset = None if args.preset.lower() in {"none", "-"} else args.preset
+    crf: int | None = getattr(args, "crf", _DEFAULT_ENCODER.crf)
+    return EncoderSpec(codec=args.codec, preset=preset, crf=crf, pix_fmt=args.pix_fmt)
+
+
+def one_line(exc: BaseException) -> str:
+    """An error as one line: its message's lines joined; the type named for foreign errors."""
+    text = " ".join(line.strip() for line in str(exc).splitlines() if line.strip())
+    if not isinstance(exc, RenderbenchError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return text if len(text) <= 1000 else text[:997] + "..."
+
+
+def summary(result: RenderResult, wall: float) -> str:
+    """The final line: output, frames, video duration, wall time, frames per second."""
+    fps = result.frames / wall if wall > 0 else float("inf")
+    method = str(result.info.get("method", result.renderer))
+    used = result.renderer if result.renderer == method else f"{method} -> {result.renderer}"
+    fallback = " after a fallback to the baseline" if result.fallback_used else ""
+    return (
+        f"{result.output}: {result.frames} frames, {result.duration:.2f} s of video, "
+        f"rendered in {wall:.2f} s ({fps:.1f} fps) by {used}{fallback}"
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run ``renderbench render`` with parsed arguments; returns the exit status."""
+    # A factory next to the user (``myvideo:make``) must import as it would with ``python -m``;
+    # the pool's workers inherit sys.path.
+    cwd = os.getcwd()
+    if cwd not in sys.path:
+        sys.path.insert(0, cwd)
+    progress: bool | Literal["always"] = False if args.quiet else ("always" if args.progress else True)
+    try:
+        source, output = _source_and_output(args)
+        fps: str | None = args.fps
+        if isinstance(source, ManimSource) and fps is not None:
+            source = ManimSource(
+                script=source.script, scenes=source.scenes, audio=source.audio,
+                quality=source.quality, fps=exact_fps(fps),
+            )  # fmt: skip
+            fps = None
+        started = time.perf_counter()
+        result = render(
+            source,
+            output,
+            method=args.method,
+            workers=args.workers,
+            encoder=_encoder(args),
+            audio=not args.no_audio,
+            fallback=args.fallback,
+            progress=progress,
+            fps=fps,
+            executor=args.executor,
+            dask_address=args.dask_address,
+            timeout=args.timeout,
+            options=_options(args.option),
+        )
+        wall = time.perf_counter() - started
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, (UsageError, *_USAGE_ERRORS)) else EXIT_FAILED
+    if args.verbose:
+        print(f"{PROG}: method {result.info.get('method')}: {result.info.get('method_reason')}", file=sys.stderr)
+        stages = ", ".join(f"{k} {v:.2f} s" for k, v in result.stages.items())
+        if stages:
+            print(f"{PROG}: stages: {stages}", file=sys.stderr)
+    if not args.quiet:
+        print(summary(result, wall), flush=True)
+    return EXIT_OK
+
+
+def standalone(argv: Sequence[str] | None = None) -> int:
+    """``python -m harness.render_cli ...``: the same command without the ``renderbench`` CLI."""
+    parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").split("\n\n")[0])
+    add_arguments(parser)
+    _one_line_errors(parser)
+    return main(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(standalone())

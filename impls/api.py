@@ -1,0 +1,178 @@
+"""``render()``: one call that renders a MoviePy clip or Manim scenes with any renderer.
+
+    from impls import render
+    result = render("myproject.video:make_clip", "out.mp4")          # method="auto"
+    print(result.info["method"], "-", result.info["method_reason"])
+
+``method="auto"`` picks the fastest valid renderer this machine has measured (see
+:mod:`impls.auto`); any registered renderer name can be given instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Literal
+
+from impls import auto, ffmpeg
+from impls.errors import InvalidJob, InvalidSource
+from impls.progress import ProgressTracker, bar_wanted
+from impls.protocol import (
+    ClipSource,
+    EncoderSpec,
+    ManimSource,
+    Renderer,
+    RenderJob,
+    RenderResult,
+    Source,
+    exact_fps,
+)
+from impls.registry import RENDERERS, get_renderer
+from impls.timeline import Timeline
+
+AUTO = "auto"
+
+
+def as_source(source: Source | str, kwargs: Mapping[str, Any] | None = None) -> Source:
+    """A :class:`ClipSource` from ``"pkg.module:function"`` (+ kwargs), or the source given."""
+    if isinstance(source, str):
+        if source.endswith(".py"):
+            raise InvalidSource(
+                f"{source!r} is a script path: render Manim scenes with "
+                "ManimSource(script, scenes=(...)), or name a clip factory as 'pkg.module:function'"
+            )
+        return ClipSource(source, dict(kwargs or {}))
+    if isinstance(source, ClipSource | ManimSource):
+        if kwargs:
+            raise InvalidSource("kwargs= applies to a factory given as a string; put them in the source")
+        return source
+    raise InvalidSource(
+        f"cannot render a {type(source).__name__}: give 'pkg.module:function', a ClipSource or a "
+        "ManimSource (clips themselves are not accepted: workers rebuild them from the factory)"
+    )
+
+
+def _load_renderer(name: str) -> Renderer:
+    try:
+        return get_renderer(name)
+    except KeyError:
+        raise InvalidJob(
+            f"unknown method {name!r}; use {AUTO!r} or one of: {', '.join(RENDERERS)}"
+        ) from None
+    except ImportError as exc:
+        raise InvalidJob(f"renderer {name!r} is not available: {exc}") from exc
+
+
+def _usable(name: str, source: Source) -> bool:
+    try:
+        return get_renderer(name).supports(source)
+    except (KeyError, ImportError, TypeError):
+        return False
+
+
+def _frame_total(source: ClipSource, fps: Fraction | None) -> int:
+    """Frames the render will write (builds the clip once more; only done to size a bar)."""
+    ffmpeg.use_for_moviepy()
+    clip = source.load()
+    try:
+        return Timeline.for_clip(clip, fps).frames
+    finally:
+        clip.close()
+
+
+def render(
+    source: Source | str,
+    output: str | Path,
+    method: str = AUTO,
+    workers: int | None = None,
+    encoder: EncoderSpec | None = None,
+    audio: bool = True,
+    fallback: bool = False,
+    progress: bool | Literal["always"] | Callable[[int], None] = True,
+    fps: float | int | str | Fraction | None = None,
+    executor: str = "local",
+    dask_address: str | None = None,
+    timeout: float | None = None,
+    retries: int = 1,
+    options: Mapping[str, Any] | None = None,
+    *,
+    kwargs: Mapping[str, Any] | None = None,
+) -> RenderResult:
+    """Render ``source`` to ``output`` with ``method`` and return what was written.
+
+    ``source``: ``"pkg.module:function"`` (called with ``kwargs``), a :class:`ClipSource` or a
+    :class:`ManimSource`. ``method``: ``"auto"`` or a renderer name (``baseline``, ``chunk``,
+    ``pipe``, ``disk``, ``manim-scenes``, ...). ``workers=None``: the best worker count measured
+    for the chosen renderer with ``auto``, else every usable core. ``encoder``: default
+    ``EncoderSpec()`` (libx264 medium crf 23). ``progress``: ``True`` draws one bar on stderr
+    when it is a terminal, ``"always"`` draws it anyway, ``False`` none; a callable receives
+    the number of frames (Manim: scenes) completed instead. The other arguments are the
+    :class:`RenderJob` fields of the same names.
+
+    ``result.info["method"]`` and ``result.info["method_reason"]`` say which renderer ran and
+    why. Errors are :mod:`impls.errors` types; on failure no file is left at ``output``.
+    """
+    src = as_source(source, kwargs)
+    job = RenderJob(
+        source=src,
+        output=Path(output),
+        workers=workers,
+        encoder=EncoderSpec() if encoder is None else encoder,
+        fps=None if fps is None else exact_fps(fps),
+        audio=audio,
+        executor=executor,
+        dask_address=dask_address,
+        timeout=timeout,
+        retries=retries,
+        fallback=fallback,
+        options=dict(options or {}),
+    )
+    ffmpeg.check_output_path(job.output)  # cheapest mistake first, before choosing or loading
+
+    if method == AUTO:
+        kind = auto.source_kind(src)
+        try:
+            choice = auto.choose(kind, lambda name: _usable(name, src))
+        except LookupError as exc:
+            raise InvalidJob(str(exc)) from exc
+        name, reason = choice.method, choice.reason
+        if workers is None and choice.workers is not None:
+            job = dataclasses.replace(job, workers=choice.workers)
+    else:
+        name, reason = method, "requested"
+    renderer = _load_renderer(name)
+    if not renderer.supports(src):
+        kind_label = "Manim scenes" if isinstance(src, ManimSource) else "MoviePy clips"
+        fitting = [n for n in RENDERERS if _usable(n, src)]
+        raise InvalidJob(
+            f"renderer {name!r} does not render {kind_label}; use one of: {', '.join(fitting)}"
+        )
+
+    unit = "scene" if isinstance(src, ManimSource) else "frame"
+    if callable(progress):
+        tracker = ProgressTracker(unit=unit, forward=progress)
+    else:
+        draw = bar_wanted(bool(progress), force=progress == "always")
+        if isinstance(src, ManimSource):
+            total: int | None = len(src.scenes)
+        else:
+            total = _frame_total(src, job.fps) if draw else None
+        tracker = ProgressTracker(total, unit=unit, desc=f"{job.output.name} [{name}]", bar=draw)
+    job = dataclasses.replace(job, progress=tracker)
+
+    try:
+        result = renderer.render(job)
+    except BaseException:
+        tracker.abort()
+        raise
+    tracker.finish(result.frames if tracker.unit == "frame" else None)
+    result.info.setdefault("workers", job.workers)
+    result.info.update(
+        method=name,
+        method_reason=reason,
+        progress_reported=tracker.reported,
+        progress_unit=tracker.unit,
+    )
+    return result
