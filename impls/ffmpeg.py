@@ -14,6 +14,7 @@ import contextlib
 import functools
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,6 +96,13 @@ def use_for_moviepy() -> str:
 
 def run(args: Sequence[str], what: str, *, tool: str = "ffmpeg", timeout: float | None = None) -> str:
     """Run ffmpeg (or ffprobe) with ``args``; return stdout; raise FFmpegError on failure."""
+    return run_capture(args, what, tool=tool, timeout=timeout).stdout
+
+
+def run_capture(
+    args: Sequence[str], what: str, *, tool: str = "ffmpeg", timeout: float | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Like :func:`run`, but return stdout and stderr (some filters report on stderr only)."""
     binary = ffmpeg_binary() if tool == "ffmpeg" else ffprobe_binary()
     cmd = [binary, "-hide_banner", "-nostdin", *args] if tool == "ffmpeg" else [binary, *args]
     try:
@@ -106,7 +114,7 @@ def run(args: Sequence[str], what: str, *, tool: str = "ffmpeg", timeout: float 
         raise FFmpegError(f"{what} (timed out after {timeout}s)", None, stderr) from exc
     if proc.returncode != 0:
         raise FFmpegError(what, proc.returncode, proc.stderr)
-    return proc.stdout
+    return proc
 
 
 @functools.cache
@@ -299,9 +307,16 @@ class FrameWriter:
 def concat(segments: Sequence[Path], output: Path, workdir: Path) -> None:
     """Join segments encoded with identical arguments, without re-encoding (concat demuxer)."""
     listing = workdir / f"concat-{uuid.uuid4().hex}.txt"
-    # The concat demuxer's list syntax: single quotes, with ' escaped as '\''.
+    # Each segment's exact duration is given: otherwise the demuxer offsets the next segment by
+    # the container's duration, rounded to milliseconds, and the joins drift (measured with
+    # 30000/1001: r_frame_rate became 359/12 and the stream 1.3 ms too long).
+    # The list syntax: single quotes, with ' escaped as '\''.
     listing.write_text(
-        "".join("file '" + str(Path(s).resolve()).replace("'", "'\\''") + "'\n" for s in segments)
+        "".join(
+            "file '" + str(Path(s).resolve()).replace("'", "'\\''") + "'\n"
+            f"duration {float(stream_duration(s)):.6f}\n"
+            for s in segments
+        )
     )
     try:
         run(
@@ -337,6 +352,23 @@ def probe(path: Path) -> dict[str, Any]:
     return data
 
 
+def stream_duration(path: Path) -> Fraction:
+    """Exact duration of ``path``'s first video stream (its ``duration_ts`` in its time base)."""
+    out = run(
+        ["-v", "error", "-select_streams", "v:0",
+         "-show_entries", "stream=duration_ts,time_base,duration", "-of", "json", str(path)],
+        f"ffprobe reading the duration of {Path(path).name}",
+        tool="ffprobe",
+    )  # fmt: skip
+    streams = json.loads(out).get("streams") or [{}]
+    stream = streams[0]
+    if stream.get("duration_ts") is not None and stream.get("time_base"):
+        return int(stream["duration_ts"]) * Fraction(stream["time_base"])
+    if stream.get("duration") is not None:
+        return Fraction(stream["duration"])
+    raise FFmpegError(f"ffprobe reading the duration of {Path(path).name}", 0, "no video stream duration")
+
+
 def count_packets(path: Path) -> int:
     """Video frames in ``path`` by counting packets (0.1 s, versus 2 s for decoding)."""
     out = run(
@@ -346,6 +378,119 @@ def count_packets(path: Path) -> int:
         tool="ffprobe",
     )  # fmt: skip
     return int(out.strip().split(",")[0])
+
+
+@functools.cache
+def _codec_names(binary: str) -> dict[str, str]:
+    # `ffmpeg -codecs` lines look like
+    #   " DEV.LS h264   H.264 / AVC ... (decoders: h264 ...) (encoders: libx264 libx264rgb ...)"
+    out = subprocess.run(
+        [binary, "-hide_banner", "-codecs"], capture_output=True, text=True, check=False
+    ).stdout
+    names: dict[str, str] = {}
+    for line in out.splitlines():
+        fields = line.split()
+        if len(fields) < 2 or len(fields[0]) != 6 or fields[0][1] != "E":
+            continue
+        codec = fields[1]
+        names.setdefault(codec, codec)  # an encoder named like its codec is listed only so
+        _, sep, rest = line.partition("(encoders:")
+        if sep:
+            for encoder in rest.partition(")")[0].split():
+                names[encoder] = codec
+    return names
+
+
+def codec_of_encoder(encoder: str) -> str | None:
+    """The codec name ffprobe reports for ``encoder``'s output (libx264 -> h264), if known."""
+    return _codec_names(ffmpeg_binary()).get(encoder)
+
+
+# ---------------------------------------------------------------------------------------------
+# Decoding (reading outputs back for validation)
+
+# Every decoded frame, as stored: without it ffmpeg may drop or duplicate frames to fit a rate.
+_PASSTHROUGH = ["-fps_mode", "passthrough"]
+
+
+def framemd5(path: Path) -> list[str]:
+    """MD5 of every decoded video frame of ``path``, in order (ffmpeg's framemd5 muxer).
+
+    Frames are hashed in the decoder's own pixel format, so equal lists mean equal pictures.
+    """
+    out = run(
+        ["-loglevel", "error", "-i", str(path), "-map", "0:v:0", *_PASSTHROUGH,
+         "-f", "framemd5", "-"],
+        f"ffmpeg hashing frames of {Path(path).name}",
+    )  # fmt: skip
+    # Data lines: "stream, dts, pts, duration, size, md5"; comment lines start with '#'.
+    return [
+        line.rsplit(",", 1)[1].strip()
+        for line in out.splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+
+
+_PSNR_AVERAGE = re.compile(r"PSNR .*?average:(\S+)")
+
+
+def psnr_average(path: Path, reference: Path) -> float:
+    """Average PSNR (dB) of ``path``'s frames against ``reference``'s (``inf`` when identical).
+
+    ffmpeg's own figure: from the mean squared error over all frames and planes. Both videos
+    must have the same frame size.
+    """
+    proc = run_capture(
+        ["-loglevel", "info", "-nostats", "-i", str(path), "-i", str(reference),
+         "-lavfi", "[0:v:0][1:v:0]psnr", "-f", "null", "-"],
+        f"ffmpeg comparing {Path(path).name} with {Path(reference).name} (psnr)",
+    )  # fmt: skip
+    found = _PSNR_AVERAGE.findall(proc.stderr)
+    if not found:
+        raise FFmpegError(
+            f"ffmpeg comparing {Path(path).name} with {Path(reference).name} (psnr)",
+            proc.returncode,
+            "no PSNR summary in ffmpeg's output\n" + proc.stderr,
+        )
+    return float(found[-1])  # float() reads "inf"
+
+
+def iter_rgb_frames(path: Path, width: int, height: int) -> Iterator[bytes]:
+    """Decode ``path``'s video to packed rgb24 frames; ``width``/``height``: its size (probe).
+
+    Streams one frame at a time (a full-size video does not fit in memory). Closing the
+    iterator early stops ffmpeg; a decoding failure raises :class:`FFmpegError`.
+    """
+    size = width * height * 3
+    cmd = [
+        ffmpeg_binary(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error",
+        "-i", str(path), "-map", "0:v:0", *_PASSTHROUGH,
+        "-f", "rawvideo", "-pix_fmt", "rgb24", "-",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    stderr = _StderrTail(proc.stderr)
+    finished = False
+    try:
+        while True:
+            frame = proc.stdout.read(size)
+            if len(frame) < size:
+                break
+            yield frame
+        finished = True
+    finally:
+        if not finished and proc.poll() is None:
+            proc.kill()
+        proc.stdout.close()
+        code = proc.wait()
+        tail = stderr.text(timeout=1.0)
+    if code != 0:
+        raise FFmpegError(f"ffmpeg decoding {Path(path).name}", code, tail)
+    if frame:
+        raise FFmpegError(
+            f"ffmpeg decoding {Path(path).name}", code,
+            f"stream ended inside a frame ({len(frame)} of {size} bytes)",
+        )  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
