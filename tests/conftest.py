@@ -1,0 +1,28 @@
+"""Shared fixtures. Tiny sizes everywhere: real ffmpeg and MoviePy, a few seconds in all."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.workloads import FRAME_INDEX, SLIDESHOW
+from impls import ClipSource, EncoderSpec
+from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRenders, render_baseline
+
+
+@pytest.fixture(scope="session")
+def baseline_renders(tmp_path_factory: pytest.TempPathFactory) -> BaselineRenders:
+    out = tmp_path_factory.mktemp("baseline")
+    lossless = EncoderSpec.lossless()
+    return BaselineRenders(
+        slideshow=render_baseline(
+            ClipSource(SLIDESHOW, TINY_SLIDESHOW), out / "slideshow.mp4", lossless
+        ),
+        frame_index=render_baseline(
+            ClipSource(FRAME_INDEX, TINY_FRAME_INDEX), out / "frame_index.mp4", lossless
+        ),
+        frame_index_lossy=render_baseline(
+            ClipSource(FRAME_INDEX, TINY_FRAME_INDEX),
+            out / "frame_index_lossy.mp4",
+            EncoderSpec(preset="ultrafast", crf=23),
+        ),
+    )
