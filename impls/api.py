@@ -112,7 +112,7 @@ def render(
     :class:`RenderJob` fields of the same names.
 
     ``result.info["method"]`` and ``result.info["method_reason"]`` say which renderer ran and
-    why. Errors are :mod:`impls.errors` types; on failure no file is left at ``output``.
+    why; ``result.info["requested_workers"]`` the worker count asked of it (None: all cores). Errors are :mod:`impls.errors` types; on failure no file is left at ``output``.
     """
     src = as_source(source, kwargs)
     job = RenderJob(
@@ -168,10 +168,10 @@ def render(
         tracker.abort()
         raise
     tracker.finish(result.frames if tracker.unit == "frame" else None)
-    result.info.setdefault("workers", job.workers)
     result.info.update(
         method=name,
         method_reason=reason,
+        requested_workers=job.workers,
         progress_reported=tracker.reported,
         progress_unit=tracker.unit,
     )
