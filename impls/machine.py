@@ -48,19 +48,21 @@ def _version(distribution: str) -> str | None:
         return None
 
 
-def _ffmpeg_version() -> str | None:
+def _ffmpeg() -> tuple[str | None, str | None]:
     try:
-        return ffmpeg.ffmpeg_version()
+        return ffmpeg.ffmpeg_version(), ffmpeg.ffmpeg_binary()
     except ToolNotFound:
-        return None
+        return None, None
 
 
 @functools.cache
 def _facts() -> tuple[tuple[str, Any], ...]:
+    ffmpeg_version, ffmpeg_path = _ffmpeg()
     return (
         ("cores", usable_cores()),
         ("cpu_model", _cpu_model()),
-        ("ffmpeg", _ffmpeg_version()),
+        ("ffmpeg", ffmpeg_version),
+        ("ffmpeg_path", ffmpeg_path),
         ("moviepy", _version("moviepy")),
         ("manim", _version("manim")),
         ("python", platform.python_version()),
@@ -70,7 +72,7 @@ def _facts() -> tuple[tuple[str, Any], ...]:
 
 def machine_facts() -> dict[str, Any]:
     """This machine: cores (usable by this process), cpu_model, ffmpeg/moviepy/manim/python
-    versions (None when absent) and platform. Computed once per process; a fresh dict each call.
+    versions (None when absent), ffmpeg_path and platform. Computed once per process; a fresh dict each call.
     """
     return dict(_facts())
 
