@@ -231,6 +231,19 @@ class RawFormat:
         ]  # fmt: skip
 
 
+@dataclass(frozen=True)
+class PipedImages:
+    """Encoded images (e.g. JPEG) written one after another on stdin, at an exact rate."""
+
+    rate: Fraction
+    codec: str = "mjpeg"  # the decoder ffmpeg reads them with
+
+    def input_args(self) -> list[str]:
+        return [
+            "-f", "image2pipe", "-c:v", self.codec, "-framerate", rate_arg(self.rate), "-i", "-",
+        ]  # fmt: skip
+
+
 class FrameWriter:
     """One ffmpeg process encoding raw frames written to its stdin into ``output``.
 
@@ -238,7 +251,13 @@ class FrameWriter:
     (raising :class:`FFmpegError`); leaving with an exception kills ffmpeg.
     """
 
-    def __init__(self, output: Path, fmt: RawFormat, encoder: EncoderSpec, extra_output_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self,
+        output: Path,
+        fmt: RawFormat | PipedImages,
+        encoder: EncoderSpec,
+        extra_output_args: Sequence[str] = (),
+    ) -> None:
         self.output = Path(output)
         self.fmt = fmt
         self.frames_written = 0
@@ -262,7 +281,7 @@ class FrameWriter:
         stdin = self._proc.stdin
         assert stdin is not None
         view = memoryview(frame).cast("B")
-        if view.nbytes != self.fmt.frame_bytes:
+        if isinstance(self.fmt, RawFormat) and view.nbytes != self.fmt.frame_bytes:
             raise InvalidJob(
                 f"frame {self.frames_written} has {view.nbytes} bytes, expected "
                 f"{self.fmt.frame_bytes} ({self.fmt.width}x{self.fmt.height} {self.fmt.pix_fmt}):"
@@ -302,6 +321,18 @@ class FrameWriter:
             self.close()
         else:
             self.kill()
+
+
+def encode_images(
+    pattern: Path, frames: int, rate: Fraction, encoder: EncoderSpec, output: Path
+) -> None:
+    """Encode the numbered images ``pattern`` (e.g. ``dir/%06d.ppm``, from 0) into ``output``."""
+    run(
+        ["-loglevel", "error", "-y", "-f", "image2", "-framerate", rate_arg(rate),
+         "-start_number", "0", "-i", str(pattern), "-frames:v", str(frames), "-an",
+         *encoder_args(encoder), str(output)],
+        f"ffmpeg encoding {frames} images into {Path(output).name}",
+    )  # fmt: skip
 
 
 def concat(segments: Sequence[Path], output: Path, workdir: Path) -> None:
