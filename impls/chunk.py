@@ -1,0 +1,87 @@
+"""``chunk``: each task renders a contiguous range of frames into its own segment.
+
+Ranges are split by frame index (:meth:`Timeline.split`), never by time: cutting the clip with
+``subclipped`` loses frames to ``int(duration * fps)`` truncation at every cut. Every segment is
+encoded by its own ffmpeg with identical arguments, so each starts on a keyframe and the concat
+demuxer joins them with ``-c copy``; each segment's frame count is checked before joining. The
+audio track is encoded once for the whole clip and muxed at the end (per-chunk AAC would put a
+priming gap at every seam).
+
+Options (``job.options``):
+
+- ``chunks``: number of segments. Default ``3 * workers`` (so a slow chunk does not leave the
+  other cores idle at the end), with at least 15 frames per chunk (an ffmpeg start and a
+  keyframe per chunk are not free) but never fewer chunks than workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from impls import ffmpeg
+from impls.dispatch import Task
+from impls.errors import RenderFailed
+from impls.frames import Segment, render_segment
+from impls.parallel import ClipRender, int_option, render_clip, supports_clip
+from impls.protocol import RenderJob, RenderResult, Source
+
+CHUNKS_PER_WORKER = 3
+MIN_CHUNK_FRAMES = 15
+
+
+def default_chunks(frames: int, workers: int) -> int:
+    wanted = min(CHUNKS_PER_WORKER * workers, frames // MIN_CHUNK_FRAMES)
+    return max(1, min(frames, max(workers, wanted)))
+
+
+def _options(job: RenderJob, workers: int) -> dict[str, Any]:
+    return {"chunks": int_option(job.options, "chunks", 0, low=0)}
+
+
+def _pipeline(render: ClipRender, video: Path) -> None:
+    frames = render.timeline.frames
+    chunks = render.info["chunks"] or default_chunks(frames, render.workers)
+    ranges = render.timeline.split(chunks)
+    render.info["chunks"] = len(ranges)
+    directory = render.scratch / "segments"
+    directory.mkdir()
+    suffix = render.job.output.suffix
+
+    def tasks() -> Iterator[Task[Segment]]:
+        for number, part in enumerate(ranges):
+            label = f"chunk {number} (frames {part.start}..{part.stop - 1})"
+            args = (
+                render.source, part, render.job.encoder, render.timeline.rate, str(directory),
+                suffix,
+            )  # fmt: skip
+            yield Task(label, render_segment, args, frames=len(part))
+
+    segments: dict[int, Segment] = {}
+    with render.stage("frames"), render.dispatcher(2 * render.workers) as dispatch:
+        for task, segment in dispatch.run(tasks()):
+            expected = task.args[1]
+            if segment.frames != len(expected):
+                raise RenderFailed(
+                    f"{task.label}: the segment has {segment.frames} frames, expected "
+                    f"{len(expected)}"
+                )
+            segments[segment.start] = segment
+    paths = [Path(str(segments[start].path)) for start in sorted(segments)]
+    with render.stage("concat"):
+        ffmpeg.concat(paths, video, render.scratch)
+    for path in paths:  # disk back before the mux
+        path.unlink(missing_ok=True)
+
+
+class ChunkRenderer:
+    """Contiguous frame ranges encoded in parallel, joined without re-encoding."""
+
+    name = "chunk"
+
+    def supports(self, source: Source) -> bool:
+        return supports_clip(source)
+
+    def render(self, job: RenderJob) -> RenderResult:
+        return render_clip(job, self.name, _pipeline, check=_options)

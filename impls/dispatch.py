@@ -1,0 +1,222 @@
+"""Submit, collect, retry, time out and tear down: the orchestration every parallel renderer uses.
+
+A :class:`Dispatcher` runs :class:`Task` s on a :class:`~impls.executors.WorkerPool` and yields
+``(task, value)`` pairs, either in submission order (``ordered=True``: ``pipe`` writes frames in
+order) or as they finish. At most ``window`` tasks are outstanding (submitted and not yet
+consumed): that bounds memory (``pipe``'s frames in flight) and keeps what a lost worker takes
+down small.
+
+Failures:
+
+- a task whose worker died (the pool reports a worker loss) is resubmitted, with every other
+  unfinished task, to a fresh pool, at most ``job.retries`` times per task; then
+  :class:`WorkerLost` names the tasks that were running and the dead worker's exit status.
+  ``retries`` counts the resubmissions (one per lost pool); ``failures`` records what was lost.
+- an error raised by a task (user code, ffmpeg) is raised as it is, never retried.
+- a task running longer than ``job.timeout`` raises :class:`TaskTimeout`.
+
+Leaving the ``with`` block with an exception kills the pool (no worker survives); leaving it
+normally closes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from impls.errors import RenderbenchError, RenderFailed, TaskTimeout, WorkerLost
+from impls.executors import PoolOpener, WorkerPool
+from impls.protocol import RenderJob
+
+R = TypeVar("R")
+
+#: How often the dispatcher wakes up to check timeouts when nothing finishes (seconds).
+_MAX_POLL_S = 1.0
+
+
+@dataclass(frozen=True)
+class Task(Generic[R]):
+    """One unit of work: ``fn(*args)`` in a worker; ``frames`` it completes (for progress)."""
+
+    label: str
+    fn: Callable[..., R]
+    args: tuple[Any, ...]
+    frames: int = 0
+
+
+@dataclass
+class _Entry(Generic[R]):
+    seq: int
+    task: Task[R]
+    future: Future[R] | None = None
+    attempts: int = 1
+    started: float | None = None  # when it got a worker (best estimate, see _mark_started)
+
+
+@dataclass
+class Dispatcher(Generic[R]):
+    """Runs tasks for one render; use as a context manager around :meth:`run`."""
+
+    job: RenderJob
+    open_pool: PoolOpener
+    window: int
+    ordered: bool = False
+    retries: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+    _pool: WorkerPool | None = None
+
+    def __enter__(self) -> Dispatcher[R]:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        if exc_type is None:
+            pool.close()
+        else:
+            pool.kill()
+
+    @property
+    def pool(self) -> WorkerPool:
+        if self._pool is None:
+            self._pool = self.open_pool()
+        return self._pool
+
+    def _submit(self, entry: _Entry[R]) -> None:
+        pool = self.pool
+        entry.future = pool.executor.submit(entry.task.fn, *entry.task.args)
+        entry.started = None
+        note = getattr(pool, "note_submitted", None)
+        if note is not None:
+            note()
+
+    def run(self, tasks: Iterable[Task[R]]) -> Iterator[tuple[Task[R], R]]:
+        """Yield each task with its value; the next task is submitted once one is consumed."""
+        if self.window < 1:
+            raise ValueError("window must be >= 1")
+        source = iter(tasks)
+        exhausted = False
+        outstanding: dict[int, _Entry[R]] = {}  # submitted, not yet yielded (keeps order)
+        finished: dict[int, R] = {}
+        next_seq = 0  # next to submit
+        next_out = 0  # next to yield, when ordered
+        while True:
+            while not exhausted and len(outstanding) < self.window:
+                task = next(source, None)
+                if task is None:
+                    exhausted = True
+                    break
+                entry = _Entry(next_seq, task)
+                outstanding[next_seq] = entry
+                next_seq += 1
+                self._submit(entry)
+            ready = self._ready(outstanding, finished, next_out)
+            if ready is not None:
+                entry = outstanding.pop(ready)
+                value = finished.pop(ready)
+                if self.ordered:
+                    next_out += 1
+                yield entry.task, value
+                continue
+            if not outstanding:
+                return
+            self._collect(outstanding, finished)
+
+    def _ready(self, outstanding: dict[int, _Entry[R]], finished: dict[int, R], next_out: int) -> int | None:
+        if self.ordered:
+            return next_out if next_out in finished else None
+        return next(iter(finished), None)
+
+    def _collect(self, outstanding: dict[int, _Entry[R]], finished: dict[int, R]) -> None:
+        """Wait for at least one task to finish (or a timeout); harvest, retry or raise."""
+        running = {e.future: e for e in outstanding.values() if e.seq not in finished and e.future}
+        poll = None
+        if self.job.timeout is not None:
+            poll = min(_MAX_POLL_S, self.job.timeout / 4)
+        done, _ = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
+        lost: list[_Entry[R]] = []
+        for future in done:
+            entry = running[future]
+            error = future.exception()
+            if error is None:
+                finished[entry.seq] = future.result()
+                if self.job.progress is not None and entry.task.frames:
+                    self.job.progress(entry.task.frames)
+            elif self.pool.is_worker_loss(error):
+                lost.append(entry)
+            else:
+                raise self._task_error(entry, error)
+        if lost:
+            self._recover(outstanding, finished)
+        elif self.job.timeout is not None:
+            self._check_timeouts(outstanding, finished)
+
+    @staticmethod
+    def _task_error(entry: _Entry[R], error: BaseException) -> BaseException:
+        if isinstance(error, RenderbenchError):
+            return error
+        wrapped = RenderFailed(f"{entry.task.label} failed: {type(error).__name__}: {error}")
+        wrapped.__cause__ = error
+        return wrapped
+
+    def _mark_started(self, outstanding: dict[int, _Entry[R]], finished: dict[int, R], now: float) -> None:
+        # A future is "running" from the moment it enters the pool's call queue, which holds a
+        # few more items than there are workers. The queue is FIFO, so of the running futures
+        # the oldest `workers` ones are the ones really executing.
+        pending = [
+            e for e in outstanding.values()
+            if e.seq not in finished and e.future is not None and e.future.running()
+        ]  # fmt: skip
+        for entry in pending[: self.pool.workers]:
+            if entry.started is None:
+                entry.started = now
+
+    def _check_timeouts(self, outstanding: dict[int, _Entry[R]], finished: dict[int, R]) -> None:
+        assert self.job.timeout is not None
+        now = time.monotonic()
+        self._mark_started(outstanding, finished, now)
+        for entry in outstanding.values():
+            if entry.started is not None and entry.seq not in finished:
+                if now - entry.started > self.job.timeout:
+                    raise TaskTimeout(
+                        f"{entry.task.label} did not finish within the {self.job.timeout:g} s "
+                        f"timeout per task ({self.pool.description}); the workers were stopped"
+                    )
+
+    def _recover(self, outstanding: dict[int, _Entry[R]], finished: dict[int, R]) -> None:
+        """A worker died: keep what finished, resubmit the rest to a fresh pool (or give up)."""
+        pool = self.pool
+        detail = pool.loss_detail()
+        self._mark_started(outstanding, finished, time.monotonic())
+        pool.kill()
+        self._pool = None
+        victims: list[_Entry[R]] = []
+        for entry in outstanding.values():
+            if entry.seq in finished or entry.future is None:
+                continue
+            future = entry.future
+            if future.done() and not future.cancelled() and future.exception() is None:
+                finished[entry.seq] = future.result()  # finished before the pool broke
+                if self.job.progress is not None and entry.task.frames:
+                    self.job.progress(entry.task.frames)
+                continue
+            victims.append(entry)
+        running = [e for e in victims if e.started is not None] or victims
+        names = ", ".join(e.task.label for e in running)
+        exhausted = [e for e in victims if e.attempts > self.job.retries]
+        if exhausted:
+            tried = exhausted[0].attempts
+            raise WorkerLost(
+                f"worker process lost ({detail}) while rendering {names}; "
+                f"{tried} attempt{'s' if tried != 1 else ''}, retries={self.job.retries}"
+            )
+        for entry in running:
+            self.failures[entry.task.label] = f"worker lost ({detail}); retried"
+        self.retries += 1
+        for entry in sorted(victims, key=lambda e: e.seq):
+            entry.attempts += 1
+            self._submit(entry)

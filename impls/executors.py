@@ -1,0 +1,234 @@
+"""Where parallel work runs: one ``concurrent.futures.Executor`` per render, and its teardown.
+
+Every parallel renderer gets its workers from :func:`pool_opener`, so the choice of engine is
+made in one place:
+
+- ``executor="local"`` (default): a :class:`~concurrent.futures.ProcessPoolExecutor` started
+  with ``forkserver`` (Linux default) or ``spawn``; ``job.options["start_method"]`` or
+  ``$RENDERBENCH_START_METHOD`` choose. ``fork`` is refused: a forked worker inherits the
+  parent's threads and locks (stderr drainers, executor threads) mid-state.
+- ``executor="dask"``: the seam for a Dask cluster (``Client(...).get_executor()``), which
+  speaks the same ``concurrent.futures`` API. Not implemented yet: asking for it raises
+  :class:`InvalidJob` before anything starts.
+
+A :class:`WorkerPool` is an executor plus the means to stop it for good. ``close()`` is the
+normal end; ``kill()`` the end after a failure: it never waits for running work and leaves no
+worker (or worker's child, such as a chunk's ffmpeg) alive.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Protocol
+
+import psutil
+
+from impls.errors import InvalidJob
+
+if TYPE_CHECKING:
+    from multiprocessing.process import BaseProcess
+
+    from impls.protocol import RenderJob
+
+START_METHOD_ENV = "RENDERBENCH_START_METHOD"
+START_METHODS = ("forkserver", "spawn")
+
+#: Imported once by the forkserver, so each worker forked from it starts with them loaded
+#: (MoviePy alone takes ~0.4 s to import).
+_FORKSERVER_PRELOAD = ["numpy", "moviepy", "impls.frames"]
+
+#: How often a worker checks that the process that started the pool is still alive.
+_PARENT_CHECK_S = 1.0
+
+
+class WorkerPool(Protocol):
+    """An executor for one render and the means to end it."""
+
+    @property
+    def executor(self) -> Executor: ...
+
+    @property
+    def workers(self) -> int: ...
+
+    @property
+    def description(self) -> str:
+        """E.g. ``local process pool (forkserver, 2 workers)``."""
+        ...
+
+    def is_worker_loss(self, error: BaseException) -> bool:
+        """Whether ``error`` (from a future) means a worker died: transient, worth a retry."""
+        ...
+
+    def loss_detail(self) -> str:
+        """What is known about the lost worker(s), e.g. ``pid 4242 killed by signal 9``."""
+        ...
+
+    def close(self) -> None:
+        """Normal end: wait for the workers to exit."""
+        ...
+
+    def kill(self) -> None:
+        """End after a failure: cancel queued work, kill every worker and its children now."""
+        ...
+
+
+PoolOpener = Callable[[], WorkerPool]
+
+
+def default_start_method() -> str:
+    # forkserver: workers fork from a small clean server that already imported MoviePy, so
+    # they start fast and inherit no threads; spawn elsewhere (macOS, Windows).
+    if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
+        return "forkserver"
+    return "spawn"
+
+
+def start_method(job: RenderJob) -> str:
+    """The start method for ``job``'s local workers (option, then environment, then default)."""
+    requested = job.options.get("start_method") or os.environ.get(START_METHOD_ENV)
+    if not requested:
+        return default_start_method()
+    method = str(requested)
+    if method == "fork":
+        raise InvalidJob(
+            "start_method 'fork' is not supported: a forked worker inherits the parent's "
+            "threads and locks mid-state; use 'forkserver' or 'spawn'"
+        )
+    if method not in START_METHODS or method not in multiprocessing.get_all_start_methods():
+        raise InvalidJob(
+            f"unknown start_method {method!r}; use one of "
+            f"{', '.join(m for m in START_METHODS if m in multiprocessing.get_all_start_methods())}"
+        )
+    return method
+
+
+def pool_opener(job: RenderJob, workers: int) -> PoolOpener:
+    """Check the job's executor choice now (before anything starts); return a pool factory.
+
+    Each call of the factory opens a fresh pool: a pool whose worker died is broken for good,
+    so a retry needs a new one.
+    """
+    if job.executor == "local":
+        method = start_method(job)
+        parent = os.getpid()
+        return lambda: LocalPool(workers, method, parent)
+    if job.executor == "dask":
+        # The seam for a Dask cluster: a DaskPool wrapping Client(job.dask_address or a
+        # LocalCluster of `workers` processes).get_executor(), with is_worker_loss() mapping
+        # distributed's KilledWorker / CommClosedError, returned here like LocalPool.
+        raise InvalidJob(
+            "executor='dask' is not supported yet; use executor='local' (a process pool)"
+        )
+    raise InvalidJob(f"executor must be 'local' or 'dask', got {job.executor!r}")
+
+
+def worker_init(parent_pid: int, parent_started: float) -> None:
+    """Run once in every local worker, before its first task.
+
+    Ctrl-C is the parent's to handle (it tears the pool down), so workers ignore SIGINT instead
+    of each failing its task with KeyboardInterrupt. A daemon thread ends the worker when the
+    parent is gone: a worker of a SIGKILLed parent would otherwise wait for work forever.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+    def watch() -> None:
+        while True:
+            time.sleep(_PARENT_CHECK_S)
+            try:
+                alive = psutil.Process(parent_pid).create_time() == parent_started
+            except psutil.Error:
+                alive = False
+            if not alive:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="renderbench-parent-watch", daemon=True).start()
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is None:
+        return "still running"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"killed by signal {-code} ({signal.Signals(-code).name})"
+        return f"killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+class LocalPool:
+    """A process pool on this machine."""
+
+    def __init__(self, workers: int, method: str, parent_pid: int | None = None) -> None:
+        context = multiprocessing.get_context(method)
+        if method == "forkserver":
+            # Global to the forkserver, and only read when it starts: harmless to repeat.
+            context.set_forkserver_preload(_FORKSERVER_PRELOAD)
+        parent_pid = os.getpid() if parent_pid is None else parent_pid
+        self.workers = workers
+        self.method = method
+        self.executor: ProcessPoolExecutor = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=context,
+            initializer=worker_init,
+            initargs=(parent_pid, psutil.Process(parent_pid).create_time()),
+        )
+        self._known: dict[int, BaseProcess] = {}
+
+    @property
+    def description(self) -> str:
+        return f"local process pool ({self.method}, {self.workers} workers)"
+
+    def _processes(self) -> dict[int, BaseProcess]:
+        # ProcessPoolExecutor has no public way to reach its workers, and shutdown() neither
+        # stops a running task nor kills a worker: a hung frame would keep its process alive.
+        # `_processes` (pid -> Process, in CPython since 3.2) is the only handle; remembering
+        # every worker seen also lets loss_detail() report a dead one's exit status after the
+        # executor has dropped it.
+        current = getattr(self.executor, "_processes", None) or {}
+        self._known.update(current)
+        return dict(self._known)
+
+    def note_submitted(self) -> None:
+        """Record workers started by a submit (they are spawned on demand)."""
+        if len(self._known) < self.workers:
+            self._processes()
+
+    def is_worker_loss(self, error: BaseException) -> bool:
+        return isinstance(error, BrokenProcessPool)
+
+    def loss_detail(self) -> str:
+        dead = []
+        for pid, process in self._processes().items():
+            process.join(timeout=0.5)
+            if process.exitcode not in (None, 0):
+                dead.append(f"pid {pid} {_describe_exit(process.exitcode)}")
+        return ", ".join(dead) or "a worker process exited abruptly"
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True)
+
+    def kill(self) -> None:
+        processes = self._processes()
+        # Children first found, then everything killed at once: a chunk worker's ffmpeg would
+        # otherwise outlive its worker (it only stops when its stdin reaches EOF).
+        doomed: list[psutil.Process] = []
+        for pid in processes:
+            with contextlib.suppress(psutil.Error):
+                worker = psutil.Process(pid)
+                doomed += worker.children(recursive=True)
+                doomed.append(worker)
+        self.executor.shutdown(wait=False, cancel_futures=True)
+        for proc in doomed:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(doomed, timeout=5)
+        for process in processes.values():
+            process.join(timeout=5)

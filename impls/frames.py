@@ -1,0 +1,260 @@
+"""The worker side of the parallel MoviePy renderers: frames by integer index.
+
+Tasks carry a small picklable :class:`FrameSource`, never a clip. Each worker process builds the
+clip from the source's factory on its first task and keeps it for the rest of the render
+(:func:`clip_for`), so the factory runs once per process, whatever the start method (``spawn``,
+``forkserver``, a Dask worker).
+
+Frames come from :mod:`impls.timeline` only (same times and conversion as MoviePy's
+``iter_frames``); the clip's mask is computed only when the encoder keeps alpha. An exception in
+user code becomes :class:`FrameFailed` naming the frame, its time and the worker's traceback;
+any other failure in a task becomes :class:`RenderFailed` with the traceback as text. Both
+pickle, so the parent re-raises them as they are.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import os
+import shutil
+import tempfile
+import traceback
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from impls import ffmpeg
+from impls.errors import FrameFailed, RenderbenchError, RenderFailed
+from impls.protocol import ClipSource, EncoderSpec
+from impls.timeline import Timeline, frame_rgb, frame_rgba
+
+if TYPE_CHECKING:
+    from multiprocessing.shared_memory import SharedMemory
+
+    from moviepy import VideoClip
+
+Frame = np.ndarray[Any, np.dtype[np.uint8]]
+
+#: Image formats the ``disk`` renderer writes: suffix per format.
+IMAGE_SUFFIX = {"ppm": "ppm", "pam": "pam", "png": "png", "jpeg": "jpg"}
+
+#: Clips kept per process: one render at a time normally; two so that a process shared by two
+#: renders (a Dask worker) does not rebuild on every alternate task.
+_CACHE_SIZE = 2
+
+
+@dataclass(frozen=True)
+class FrameSource:
+    """What a worker needs to compute frames: the clip's recipe and how frames are read.
+
+    ``token`` is unique per render; it keys the per-process clip cache.
+    """
+
+    clip: ClipSource
+    fps: Fraction | None
+    alpha: bool
+    width: int
+    height: int
+    token: str
+
+    @property
+    def channels(self) -> int:
+        return 4 if self.alpha else 3
+
+    @property
+    def frame_bytes(self) -> int:
+        return self.width * self.height * self.channels
+
+    def raw_format(self, rate: Fraction) -> ffmpeg.RawFormat:
+        return ffmpeg.RawFormat(
+            self.width, self.height, rate, pix_fmt="rgba" if self.alpha else "rgb24"
+        )
+
+
+_clips: collections.OrderedDict[str, tuple[VideoClip, Timeline]] = collections.OrderedDict()
+_shared: collections.OrderedDict[str, SharedMemory] = collections.OrderedDict()
+
+
+@contextlib.contextmanager
+def _task(what: str) -> Iterator[None]:
+    """Turn anything but renderbench's own errors into a picklable RenderFailed with its text."""
+    try:
+        yield
+    except RenderbenchError:
+        raise
+    except Exception as exc:
+        text = traceback.format_exc()
+        raise RenderFailed(
+            f"{what} failed in worker pid {os.getpid()}: {type(exc).__name__}: {exc}\n{text}"
+        ) from None
+
+
+def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
+    """This process's clip for ``source``, built from the factory on first use."""
+    cached = _clips.get(source.token)
+    if cached is not None:
+        _clips.move_to_end(source.token)
+        return cached
+    ffmpeg.use_for_moviepy()
+    clip = source.clip.load()
+    timeline = Timeline.for_clip(clip, source.fps)
+    _clips[source.token] = (clip, timeline)
+    while len(_clips) > _CACHE_SIZE:
+        _, (old, _) = _clips.popitem(last=False)
+        with contextlib.suppress(Exception):
+            old.close()
+    return clip, timeline
+
+
+def frame(source: FrameSource, index: int) -> Frame:
+    """Frame ``index`` as HxWx3 (or x4 with alpha) uint8, C-contiguous."""
+    clip, timeline = clip_for(source)
+    t = timeline.time(index)
+    try:
+        image = frame_rgba(clip, t) if source.alpha else frame_rgb(clip, t)
+    except Exception as exc:
+        raise FrameFailed(
+            index, float(t), f"{type(exc).__name__}: {exc}", traceback.format_exc()
+        ) from None
+    expected = (source.height, source.width, source.channels)
+    if image.shape != expected:
+        raise FrameFailed(
+            index,
+            float(t),
+            f"frame has shape {image.shape}, expected {expected}: every frame must have the "
+            "clip's size",
+        )
+    return image
+
+
+# ---------------------------------------------------------------------------------------------
+# Tasks (module-level functions: they are pickled by reference)
+
+
+def _attach(name: str) -> SharedMemory:
+    from multiprocessing.shared_memory import SharedMemory
+
+    block = _shared.get(name)
+    if block is None:
+        block = _shared[name] = SharedMemory(name=name)
+        # Blocks of earlier renders are gone (their owner unlinked them): drop our mappings.
+        while len(_shared) > _CACHE_SIZE:
+            _, old = _shared.popitem(last=False)
+            with contextlib.suppress(Exception):
+                old.close()
+    return block
+
+
+def render_to_slot(source: FrameSource, index: int, block: str, offset: int) -> int:
+    """Render frame ``index`` into the parent's shared memory ``block`` at ``offset``."""
+    image = frame(source, index)
+    with _task(f"frame {index} (copy to shared memory)"):
+        view = np.ndarray(image.shape, np.uint8, buffer=_attach(block).buf, offset=offset)
+        view[...] = image
+        del view  # a live view would keep the block's buffer exported
+    return index
+
+
+def render_bytes(source: FrameSource, index: int) -> bytes:
+    """Frame ``index`` as raw bytes (the transport when no shared memory is possible)."""
+    return frame(source, index).tobytes()
+
+
+def render_jpeg(source: FrameSource, index: int, quality: int) -> bytes:
+    """Frame ``index`` as a JPEG (lossy, smaller transport; ffmpeg decodes it full-range)."""
+    image = frame(source, index)
+    with _task(f"frame {index} (JPEG)"):
+        import io
+
+        from PIL import Image
+
+        buffer = io.BytesIO()
+        Image.fromarray(image[..., :3]).save(buffer, format="JPEG", quality=quality)
+        return buffer.getvalue()
+
+
+def _ppm_header(source: FrameSource) -> bytes:
+    if source.alpha:  # PAM: the netpbm format that carries alpha
+        return (
+            f"P7\nWIDTH {source.width}\nHEIGHT {source.height}\nDEPTH 4\nMAXVAL 255\n"
+            "TUPLTYPE RGB_ALPHA\nENDHDR\n"
+        ).encode()
+    return f"P6\n{source.width} {source.height}\n255\n".encode()
+
+
+def render_images(
+    source: FrameSource, indices: range, directory: str, image_format: str, quality: int
+) -> int:
+    """Write frames ``indices`` as ``directory/%06d.<suffix>``; return how many were written.
+
+    ``ppm``/``pam`` are uncompressed (a header and the pixels: no CPU spent on compression);
+    ``png`` is lossless but slow to compress; ``jpeg`` is lossy.
+    """
+    suffix = IMAGE_SUFFIX[image_format]
+    header = _ppm_header(source) if image_format in {"ppm", "pam"} else b""
+    for index in indices:
+        image = frame(source, index)
+        path = Path(directory) / f"{index:06d}.{suffix}"
+        with _task(f"writing frame {index} to {path}"):
+            if header:
+                with open(path, "wb") as out:
+                    out.write(header)
+                    out.write(image.data)
+            else:
+                from PIL import Image
+
+                picture = Image.fromarray(image if image_format == "png" else image[..., :3])
+                if image_format == "jpeg":
+                    picture.save(path, format="JPEG", quality=quality)
+                else:
+                    picture.save(path, format="PNG")
+    return len(indices)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """One encoded chunk: a file the parent can read (``path``) or its bytes (``data``)."""
+
+    start: int
+    stop: int
+    frames: int  # video packets counted in the written file
+    path: str | None = None
+    data: bytes | None = None
+
+
+def render_segment(
+    source: FrameSource,
+    indices: range,
+    encoder: EncoderSpec,
+    rate: Fraction,
+    directory: str | None,
+    suffix: str = ".mp4",
+) -> Segment:
+    """Encode frames ``indices`` into one segment with its own ffmpeg.
+
+    With ``directory`` the segment is written there (a filesystem the parent sees); with
+    ``None`` it is written to a private temporary directory and returned as bytes (no shared
+    filesystem). Every attempt writes a new file: the ffmpeg of an attempt whose worker was
+    killed may still be finishing its own. The frame count is read back here, in parallel.
+    """
+    private = None if directory is not None else Path(tempfile.mkdtemp(prefix="renderbench-seg-"))
+    name = f"segment-{indices.start:08d}-{uuid.uuid4().hex[:8]}{suffix}"
+    target = Path(directory if directory is not None else str(private)) / name
+    path = str(target) if directory is not None else None
+    try:
+        with ffmpeg.FrameWriter(target, source.raw_format(rate), encoder) as writer:
+            for index in indices:
+                writer.write(frame(source, index))
+        with _task(f"counting frames of {target.name}"):
+            counted = ffmpeg.count_packets(target)
+        data = target.read_bytes() if private is not None else None
+    finally:
+        if private is not None:
+            shutil.rmtree(private, ignore_errors=True)
+    return Segment(indices.start, indices.stop, counted, path, data)

@@ -1,0 +1,238 @@
+"""What the parallel MoviePy renderers (``disk``, ``pipe``, ``chunk``) share around their pipeline.
+
+:func:`render_clip` runs one render: preflight (every check before any worker or ffmpeg
+starts), a private scratch directory, the audio track encoded once (on a thread, while the
+frames render), the renderer's pipeline writing a video-only file, the audio muxed once, the
+frame count checked, the output renamed into place atomically. On failure nothing is left: no
+file at the output path, no scratch directory, no worker (the dispatcher kills the pool). With
+``job.fallback`` a failed render is redone by the baseline and the result says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from impls import ffmpeg
+from impls.audio import write_clip_audio
+from impls.dispatch import Dispatcher
+from impls.errors import InvalidJob, RenderFailed
+from impls.executors import PoolOpener, pool_opener, start_method
+from impls.frames import FrameSource
+from impls.preflight import prepare_clip_job, resolve_workers
+from impls.protocol import ClipSource, RenderJob, RenderResult, Source
+from impls.timeline import Timeline
+
+if TYPE_CHECKING:
+    from moviepy import VideoClip
+
+
+@dataclasses.dataclass
+class ClipRender:
+    """One parallel render in progress, as a pipeline sees it."""
+
+    job: RenderJob
+    name: str
+    clip: VideoClip  # the parent's own copy: sizes and audio; frames come from workers
+    timeline: Timeline
+    workers: int
+    source: FrameSource
+    scratch: Path
+    pools: PoolOpener
+    stages: dict[str, float] = dataclasses.field(default_factory=dict)
+    info: dict[str, Any] = dataclasses.field(default_factory=dict)
+    retries: int = 0
+    failures: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Time a stage into ``stages[name]`` (added to, if the stage repeats)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
+
+    @contextlib.contextmanager
+    def dispatcher(self, window: int, *, ordered: bool = False) -> Iterator[Dispatcher[Any]]:
+        """A dispatcher for this render's tasks; its retries and failures land in the result."""
+        dispatch: Dispatcher[Any] = Dispatcher(self.job, self.pools, window, ordered=ordered)
+        try:
+            with dispatch:
+                yield dispatch
+        finally:
+            self.retries += dispatch.retries
+            self.failures.update(dispatch.failures)
+
+
+Pipeline = Callable[[ClipRender, Path], None]
+"""Writes the video-only stream of the render into the given path (in the scratch dir)."""
+
+
+def int_option(
+    options: Mapping[str, Any], key: str, default: int, *, low: int = 1, high: int | None = None
+) -> int:
+    """An integer option checked early, with a message naming the option and its bounds."""
+    value = options.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidJob(f"option {key!r} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f">= {low}"
+        raise InvalidJob(f"option {key!r} must be {bounds}, got {value}")
+    return value
+
+
+def choice_option(options: Mapping[str, Any], key: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = options.get(key, default)
+    if value is None:
+        return default
+    if value not in allowed:
+        raise InvalidJob(f"option {key!r} must be one of {', '.join(allowed)}; got {value!r}")
+    return str(value)
+
+
+def supports_clip(source: Source) -> bool:
+    return isinstance(source, ClipSource)
+
+
+def render_clip(
+    job: RenderJob,
+    name: str,
+    pipeline: Pipeline,
+    *,
+    check: Callable[[RenderJob, int], dict[str, Any]] | None = None,
+    prepare: Callable[[ClipRender], None] | None = None,
+) -> RenderResult:
+    """Render ``job`` with ``pipeline`` and everything the parallel renderers guarantee.
+
+    ``check(job, workers)`` validates the renderer's own options before anything starts and
+    returns them for ``info``; ``prepare(render)`` runs checks that need the clip, still before
+    any worker or ffmpeg starts.
+    """
+    started = time.perf_counter()
+    if not isinstance(job.source, ClipSource):
+        raise InvalidJob(f"{name} renders MoviePy clips (ClipSource) only")
+    workers = resolve_workers(job)
+    info: dict[str, Any] = {"workers": workers, "executor": job.executor}
+    pools = pool_opener(job, workers)  # refuses an unsupported executor before anything starts
+    if job.executor == "local":
+        info["start_method"] = start_method(job)
+    if check is not None:
+        info.update(check(job, workers))
+    clip, timeline = prepare_clip_job(job)
+    try:
+        width, height = (int(v) for v in clip.size)
+        source = FrameSource(
+            clip=job.source,
+            fps=job.fps,
+            alpha=job.encoder.has_alpha,
+            width=width,
+            height=height,
+            token=uuid.uuid4().hex,
+        )
+        try:
+            return _render(
+                job, name, pipeline, prepare, clip, timeline, workers, source, pools, info, started
+            )  # fmt: skip
+        except RenderFailed as exc:
+            if not job.fallback:
+                raise
+            return _fallback(job, name, exc, started)
+    finally:
+        clip.close()
+
+
+def _render(
+    job: RenderJob,
+    name: str,
+    pipeline: Pipeline,
+    prepare: Callable[[ClipRender], None] | None,
+    clip: VideoClip,
+    timeline: Timeline,
+    workers: int,
+    source: FrameSource,
+    pools: PoolOpener,
+    info: dict[str, Any],
+    started: float,
+) -> RenderResult:
+    with ffmpeg.scratch_dir(f"renderbench-{name}-") as scratch, ffmpeg.atomic_output(
+        job.output
+    ) as tmp:
+        render = ClipRender(job, name, clip, timeline, workers, source, scratch, pools, info=info)
+        if prepare is not None:
+            prepare(render)
+        audio: Future[Path | None] | None = None
+        with ThreadPoolExecutor(1, thread_name_prefix="renderbench-audio") as audio_thread:
+            if job.audio and clip.audio is not None:
+                audio = audio_thread.submit(_timed_audio, render)
+            # Leaving this block waits for the audio (a few % of the frames' time), also on
+            # failure: its ffmpeg must not outlive the render, nor write into a removed dir.
+            video = scratch / f"video{job.output.suffix}"
+            pipeline(render, video)
+        audio_path = None
+        if audio is not None:
+            try:
+                audio_path = audio.result()
+            except Exception as exc:
+                raise RenderFailed(f"encoding the audio track failed: {type(exc).__name__}: {exc}") from exc
+        if audio_path is not None:
+            with render.stage("mux"):
+                ffmpeg.mux_audio(video, audio_path, tmp)
+        else:
+            shutil.move(video, tmp)
+        with render.stage("check"):
+            written = ffmpeg.count_packets(tmp)
+        if written != timeline.frames:
+            raise RenderFailed(
+                f"{name} wrote {written} frames, expected {timeline.frames} "
+                f"(duration {timeline.duration}s at {timeline.clock_fps:g} fps)"
+            )
+    return RenderResult(
+        output=Path(job.output),
+        renderer=name,
+        frames=timeline.frames,
+        duration=timeline.video_duration,
+        fps=timeline.rate,
+        wall=time.perf_counter() - started,
+        stages=render.stages,
+        retries=render.retries,
+        failures=render.failures,
+        info={**render.info, "audio": audio is not None, "ffmpeg": ffmpeg.ffmpeg_binary()},
+    )
+
+
+def _timed_audio(render: ClipRender) -> Path | None:
+    with render.stage("audio"):
+        return write_clip_audio(render.clip, render.scratch, render.job.encoder)
+
+
+def _fallback(job: RenderJob, name: str, error: RenderFailed, started: float) -> RenderResult:
+    """Redo a failed render with the baseline; the result records why."""
+    from impls.baseline import BaselineRenderer
+
+    reason = f"{type(error).__name__}: {error}"
+    try:
+        result = BaselineRenderer().render(dataclasses.replace(job, fallback=False))
+    except Exception as fallback_error:
+        error.add_note(
+            f"the baseline fallback failed too: {type(fallback_error).__name__}: {fallback_error}"
+        )
+        failed = True
+    else:
+        failed = False
+    if failed:
+        raise error  # the first failure is the one to fix; the fallback's is in its notes
+    result.renderer = name
+    result.fallback_used = True
+    result.wall = time.perf_counter() - started
+    result.info.update({"fallback_reason": reason, "fallback_from": name, "rendered_by": "baseline"})
+    return result
