@@ -59,7 +59,15 @@ class _Registry(Mapping[str, Renderer]):
             module, _, attr = _BUILTIN[name].partition(":")
             renderer = _instantiate(getattr(importlib.import_module(module), attr))
         elif name in self._external_points():
-            renderer = _instantiate(self._external_points()[name].load())
+            point = self._external_points()[name]
+            try:
+                loaded = point.load()
+            except Exception as exc:  # a broken third-party package: say which one
+                raise ImportError(
+                    f"renderer {name!r} (entry point {point.value!r} in group "
+                    f"{ENTRY_POINT_GROUP!r}) cannot be loaded: {exc}"
+                ) from exc
+            renderer = _instantiate(loaded)
         else:
             raise KeyError(name)
         self._loaded[name] = renderer
