@@ -57,7 +57,7 @@ class Timeline:
         """Time of frame ``index``: ``np.int64(index) / fps`` as in ``iter_frames``."""
         if not 0 <= index < self.frames:
             raise IndexError(f"frame {index} outside 0..{self.frames - 1}")
-        return np.int64(index) / np.float64(self.clock_fps)  # type: ignore[no-any-return]
+        return np.int64(index) / np.float64(self.clock_fps)
 
     @property
     def video_duration(self) -> float:

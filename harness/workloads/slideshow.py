@@ -30,7 +30,7 @@ def synthetic_image(width: int, height: int, seed: int) -> np.ndarray[Any, np.dt
         img += blob[..., None] * rng.uniform(-1.5, 1.5, size=3).astype(np.float32)
     img = (img - img.min()) / (img.max() - img.min())
     grain = rng.normal(0, 0.03, size=img.shape).astype(np.float32)
-    out = np.clip((img + grain) * 255.0, 0, 255).astype(np.uint8)
+    out: np.ndarray[Any, np.dtype[np.uint8]] = np.clip((img + grain) * 255.0, 0, 255).astype(np.uint8)
     return out
 
 
