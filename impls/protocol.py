@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 
 #: Pixel formats whose chroma is subsampled in both directions: width and height must be even.
 _SUBSAMPLED_420 = frozenset({"yuv420p", "yuvj420p", "yuva420p", "nv12", "yuv420p10le"})
+#: Pixel formats that carry alpha (ffmpeg's names, any bit depth or endianness).
+_ALPHA_PREFIXES = ("yuva", "gbrap", "ya8", "ya16", "rgba", "bgra", "argb", "abgr", "ayuv", "vuya")
 
 
 @dataclass(frozen=True)
@@ -150,16 +152,22 @@ class EncoderSpec:
 
     @property
     def is_lossless(self) -> bool:
-        return self.codec in {"libx264", "libx265"} and self.crf == 0 and self.bitrate is None
+        """Whether decoded frames equal the encoder's input exactly (after pix_fmt conversion).
+
+        x264's crf 0 is lossless at 8 bits only; x265's crf 0 is not lossless at all (it needs
+        ``-x265-params lossless=1``).
+        """
+        if self.bitrate is not None:
+            return False
+        if self.codec == "libx264":
+            return self.crf == 0 and not any(depth in self.pix_fmt for depth in ("10", "12", "16"))
+        if self.codec == "libx265":
+            return "lossless=1" in " ".join(self.extra)
+        return False
 
     @property
     def has_alpha(self) -> bool:
-        return "a" in self.pix_fmt.removeprefix("yuv").removesuffix("p") or self.pix_fmt in {
-            "rgba",
-            "bgra",
-            "argb",
-            "abgr",
-        }
+        return self.pix_fmt.startswith(_ALPHA_PREFIXES)
 
     def check_size(self, width: int, height: int) -> None:
         if self.pix_fmt in _SUBSAMPLED_420 and (width % 2 or height % 2):
@@ -198,7 +206,7 @@ class RenderJob:
         if isinstance(self.source, str):
             object.__setattr__(self, "source", ClipSource(self.source))
         if self.workers is not None and (
-            not isinstance(self.workers, int) or self.workers < 1
+            not isinstance(self.workers, int) or isinstance(self.workers, bool) or self.workers < 1
         ):
             raise InvalidJob(f"workers must be an integer >= 1 (or None for all cores), got {self.workers!r}")
         if self.fps is not None:

@@ -116,10 +116,31 @@ def test_encoder_spec_parse_rejects_malformed(text: str) -> None:
         EncoderSpec.parse(text)
 
 
-def test_encoder_spec_losslessness() -> None:
-    assert EncoderSpec.lossless().is_lossless
-    assert not EncoderSpec().is_lossless
-    assert not EncoderSpec(crf=0, bitrate="1M").is_lossless
+@pytest.mark.parametrize(
+    ("spec", "lossless"),
+    [
+        (EncoderSpec.lossless(), True),
+        (EncoderSpec(), False),
+        (EncoderSpec(crf=0, bitrate="1M"), False),
+        (EncoderSpec(crf=0, pix_fmt="yuv420p10le"), False),  # x264 crf 0 is lossless at 8 bits only
+        (EncoderSpec(codec="libx265", crf=0), False),  # x265 crf 0 is not lossless
+        (EncoderSpec(codec="libx265", crf=None, extra=("-x265-params", "lossless=1")), True),
+        (EncoderSpec(codec="mpeg4", crf=0), False),
+    ],
+    ids=["x264-crf0", "x264-crf23", "bitrate", "x264-10bit", "x265-crf0", "x265-lossless", "mpeg4"],
+)
+def test_encoder_spec_losslessness(spec: EncoderSpec, lossless: bool) -> None:
+    assert spec.is_lossless is lossless
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "alpha"),
+    [("yuv420p", False), ("yuva420p", True), ("rgba", True), ("gbrap10le", True), ("gray", False),
+     ("pal8", False), ("rgb24", False), ("ya8", True)],
+    ids=str,
+)  # fmt: skip
+def test_encoder_spec_alpha(pix_fmt: str, alpha: bool) -> None:
+    assert EncoderSpec(pix_fmt=pix_fmt).has_alpha is alpha
 
 
 @pytest.mark.parametrize(("width", "height"), [(161, 90), (160, 91)], ids=["odd-width", "odd-height"])
@@ -168,7 +189,7 @@ def _job(**kwargs: Any) -> RenderJob:
     return RenderJob(source=ClipSource(factory("small_clip")), output=Path("out.mp4"), **kwargs)
 
 
-@pytest.mark.parametrize("workers", [0, -2, 1.5], ids=["zero", "negative", "float"])
+@pytest.mark.parametrize("workers", [0, -2, 1.5, True], ids=["zero", "negative", "float", "bool"])
 def test_workers_below_one_are_rejected(workers: Any) -> None:
     with pytest.raises(InvalidJob, match="workers must be an integer >= 1"):
         _job(workers=workers)
