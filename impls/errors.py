@@ -102,3 +102,60 @@ class ValidationFailed(RenderbenchError, AssertionError):
     def __init__(self, path: str, problems: Sequence[str]) -> None:
         self.problems = tuple(problems)
         super().__init__(f"{path} is invalid:\n  - " + "\n  - ".join(self.problems))
+
+
+def _tail(text: str, lines: int) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+class SceneFailed(RenderFailed):
+    """One Manim scene (or range of its animations) did not render.
+
+    Carries the scene's name, manim's exit status and the tails of its stderr and stdout, so
+    the message shows manim's own error (its traceback ends the stderr tail).
+    """
+
+    def __init__(
+        self,
+        scene: str,
+        reason: str,
+        *,
+        returncode: int | None = None,
+        stderr: str = "",
+        stdout: str = "",
+        hint: str = "",
+    ) -> None:
+        self.scene = scene
+        self.reason = reason
+        self.returncode = returncode
+        self.stderr = stderr
+        self.stdout = stdout
+        self.hint = hint
+        message = f"scene {scene} failed: {reason}"
+        if hint:
+            message += f" ({hint})"
+        tail = _tail(stderr, 25) or _tail(stdout, 10)
+        if tail:
+            message += "\n" + tail
+        super().__init__(message)
+
+
+class SceneTimeout(SceneFailed, TaskTimeout):
+    """A Manim scene ran past its timeout; its whole process group was killed."""
+
+
+class ScenesFailed(RenderFailed):
+    """Some scenes of a Manim render failed; ``failures`` maps each scene name to its error.
+
+    Raised once every scene has finished, so it names every failed scene, not only the first.
+    """
+
+    def __init__(self, failures: dict[str, SceneFailed], rendered: Sequence[str] = ()) -> None:
+        self.failures = dict(failures)
+        self.rendered = tuple(rendered)
+        names = ", ".join(self.failures)
+        parts = [f"{len(self.failures)} scene(s) failed: {names}; no output was written"]
+        if self.rendered:
+            parts[0] += f" (rendered fine: {', '.join(self.rendered)})"
+        parts += [str(error) for error in self.failures.values()]
+        super().__init__("\n\n".join(parts))

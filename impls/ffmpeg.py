@@ -368,6 +368,145 @@ def mux_audio(video: Path, audio: Path, output: Path) -> None:
     )  # fmt: skip
 
 
+
+# ---------------------------------------------------------------------------------------------
+# Scenes: a held last frame, one audio track from per-scene pieces, stream compatibility
+
+
+def still_tail(
+    video: Path, last_index: int, count: int, rate: Fraction, encoder: EncoderSpec, output: Path
+) -> None:
+    """Encode ``count`` copies of frame ``last_index`` of ``video`` into ``output``.
+
+    Concatenated after ``video`` it holds the last frame (tpad ``stop_mode=clone``) while
+    leaving ``video`` itself untouched: only the held frames are encoded, not the whole scene
+    again (which would cost a full encode and a generation of quality loss).
+    """
+    chain = (
+        f"select='eq(n\\,{last_index})',tpad=stop={count - 1}:stop_mode=clone,"
+        "setpts=N/FRAME_RATE/TB"
+    )
+    run(
+        ["-loglevel", "error", "-y", "-i", str(video), "-map", "0:v:0", "-vf", chain,
+         "-fps_mode", "passthrough", "-r", rate_arg(rate), "-frames:v", str(count), "-an",
+         *encoder_args(encoder), str(output)],
+        f"ffmpeg holding the last frame of {Path(video).name} for {count} frames",
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class AudioPiece:
+    """One stretch of an audio track: a file (padded with silence) or silence, ``samples`` long."""
+
+    path: Path | None
+    samples: int
+
+
+def build_audio_track(
+    pieces: Sequence[AudioPiece],
+    output: Path,
+    *,
+    sample_rate: int = 48000,
+    codec: str = "aac",
+    bitrate: str | None = None,
+) -> None:
+    """Encode the pieces one after another as one stereo track (one encode, one priming delay).
+
+    Each file is resampled, padded with silence and cut to exactly its piece's sample count,
+    so every piece starts at the sample where its scene starts.
+    """
+    inputs: list[str] = []
+    chains: list[str] = []
+    for index, piece in enumerate(pieces):
+        if piece.samples < 1:
+            raise InvalidJob(f"audio piece {index} has {piece.samples} samples; it needs >= 1")
+        cut = f"apad=whole_len={piece.samples},atrim=end_sample={piece.samples}"
+        if piece.path is None:
+            chains.append(f"anullsrc=r={sample_rate}:cl=stereo,{cut}[a{index}]")
+        else:
+            source = len(inputs) // 2
+            inputs += ["-i", str(piece.path)]
+            chains.append(
+                f"[{source}:a:0]aresample={sample_rate},"
+                f"aformat=sample_fmts=fltp:channel_layouts=stereo,{cut}[a{index}]"
+            )
+    labels = "".join(f"[a{index}]" for index in range(len(pieces)))
+    graph = ";".join([*chains, f"{labels}concat=n={len(pieces)}:v=0:a=1[out]"])
+    rate = ["-b:a", bitrate] if bitrate else []
+    run(
+        ["-loglevel", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[out]",
+         "-c:a", codec, *rate, "-ar", str(sample_rate), str(output)],
+        f"ffmpeg building the audio track {Path(output).name} from {len(pieces)} pieces",
+    )  # fmt: skip
+
+
+def audio_duration(path: Path) -> Fraction:
+    """Duration of ``path``'s first audio stream (exact when the container states samples)."""
+    out = run(
+        ["-v", "error", "-select_streams", "a:0",
+         "-show_entries", "stream=duration_ts,time_base,duration:format=duration",
+         "-of", "json", str(path)],
+        f"ffprobe reading the audio duration of {Path(path).name}",
+        tool="ffprobe",
+    )  # fmt: skip
+    data = json.loads(out)
+    streams = data.get("streams") or []
+    if not streams:
+        raise FFmpegError(f"ffprobe reading {Path(path).name}", 0, "no audio stream in the file")
+    stream = streams[0]
+    if stream.get("duration_ts") is not None and stream.get("time_base"):
+        return int(stream["duration_ts"]) * Fraction(stream["time_base"])
+    for duration in (stream.get("duration"), (data.get("format") or {}).get("duration")):
+        if duration is not None:
+            return Fraction(duration)
+    raise FFmpegError(f"ffprobe reading {Path(path).name}", 0, "the audio stream has no duration")
+
+
+def frames_and_rate(path: Path) -> tuple[int, Fraction]:
+    """Video frames of ``path`` (counted packets) and its exact frame rate."""
+    out = run(
+        ["-v", "error", "-select_streams", "v:0", "-count_packets",
+         "-show_entries", "stream=nb_read_packets,r_frame_rate", "-of", "json", str(path)],
+        f"ffprobe counting frames of {Path(path).name}",
+        tool="ffprobe",
+    )  # fmt: skip
+    streams = json.loads(out).get("streams") or []
+    if not streams:
+        raise FFmpegError(f"ffprobe reading {Path(path).name}", 0, "no video stream in the file")
+    return int(streams[0]["nb_read_packets"]), Fraction(streams[0]["r_frame_rate"])
+
+
+def video_signature(path: Path) -> tuple[str, ...]:
+    """What must be equal for segments to be joined by :func:`concat` without re-encoding.
+
+    The codec's extradata (H.264's SPS/PPS) is compared by hash: an MP4 keeps only the first
+    segment's, so a segment encoded with other settings would decode wrongly after a copy.
+    """
+    out = run(
+        ["-v", "error", "-select_streams", "v:0", "-show_data_hash", "sha256",
+         "-show_entries", "stream=codec_name,profile,width,height,pix_fmt,r_frame_rate,extradata_hash",
+         "-of", "json", str(path)],
+        f"ffprobe reading the stream parameters of {Path(path).name}",
+        tool="ffprobe",
+    )  # fmt: skip
+    streams = json.loads(out).get("streams") or [{}]
+    keys = ("codec_name", "profile", "width", "height", "pix_fmt", "r_frame_rate", "extradata_hash")
+    return tuple(str(streams[0].get(key)) for key in keys)
+
+
+def concat_reencoded(segments: Sequence[Path], output: Path, encoder: EncoderSpec) -> None:
+    """Join segments whose encodings differ: each decoded by its own decoder (concat filter)."""
+    inputs: list[str] = []
+    for segment in segments:
+        inputs += ["-i", str(segment)]
+    labels = "".join(f"[{index}:v:0]" for index in range(len(segments)))
+    run(
+        ["-loglevel", "error", "-y", *inputs,
+         "-filter_complex", f"{labels}concat=n={len(segments)}:v=1:a=0[out]", "-map", "[out]",
+         "-fps_mode", "passthrough", "-an", *encoder_args(encoder), str(output)],
+        f"ffmpeg re-encoding {len(segments)} segments into {Path(output).name}",
+    )  # fmt: skip
+
 # ---------------------------------------------------------------------------------------------
 # Probing
 

@@ -1,0 +1,162 @@
+"""From rendered scene videos to one output: hold frames, join, one audio track, one mux.
+
+The rules, the same for every Manim renderer:
+
+- A scene whose narration is longer than its video holds its last frame until the narration
+  ends (rounded up to a whole frame); ``padding`` adds that many more seconds of held frame
+  (and silence) after every scene. Only the held frames are encoded (:func:`ffmpeg.still_tail`);
+  manim's own stream is kept as it is.
+- The video-only scene files are joined with the concat demuxer without re-encoding. Should
+  their encodings differ (then a copy would decode wrongly), they are re-encoded together.
+- The audio track is built once for the whole video: each scene's narration starts at the
+  sample where its scene starts, silence elsewhere; it is encoded once and muxed once.
+  (Concatenating per-scene files that already carry AAC gives non-monotonous timestamps and a
+  23 ms offset, measured with ffmpeg 5.1.)
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from impls import ffmpeg
+from impls.errors import RenderFailed
+from impls.manim.preflight import ManimPlan
+from impls.protocol import EncoderSpec
+
+#: Sample rate of the audio track (AAC frames are 1024 samples: 21.3 ms).
+AUDIO_RATE = 48000
+
+
+@dataclass
+class SceneClip:
+    """A rendered scene: its video files in order (one, or one per animation range)."""
+
+    scene: str
+    segments: list[tuple[Path, int]]  # (file, frames)
+    rate: Fraction
+
+    @property
+    def frames(self) -> int:
+        return sum(frames for _, frames in self.segments)
+
+
+@dataclass
+class Assembled:
+    """What :func:`assemble` wrote: total frames, rate, and where each scene sits."""
+
+    frames: int
+    rate: Fraction
+    scenes: list[dict[str, Any]] = field(default_factory=list)
+    reencoded: bool = False
+    audio: bool = False
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def duration(self) -> float:
+        return float(self.frames / self.rate)
+
+
+def clip_from_files(scene: str, files: list[Path]) -> SceneClip:
+    """Probe ``files`` (frames, rate) into a :class:`SceneClip`; all must share one rate."""
+    segments: list[tuple[Path, int]] = []
+    rates: set[Fraction] = set()
+    for path in files:
+        frames, rate = ffmpeg.frames_and_rate(path)
+        segments.append((path, frames))
+        rates.add(rate)
+    if len(rates) != 1:
+        raise RenderFailed(f"scene {scene}: its video files have different frame rates {sorted(rates)}")
+    return SceneClip(scene, segments, rates.pop())
+
+
+def held_frames(clip: SceneClip, audio_seconds: Fraction | None, padding: Fraction) -> int:
+    """Frames of held last frame that follow ``clip``: up to its audio's end, plus padding."""
+    target = clip.frames
+    if audio_seconds is not None:
+        target = max(target, math.ceil(audio_seconds * clip.rate))
+    return target - clip.frames + round(padding * clip.rate)
+
+
+def assemble(
+    clips: list[SceneClip],
+    plan: ManimPlan,
+    encoder: EncoderSpec,
+    output: Path,
+    workdir: Path,
+    *,
+    audio_bitrate: str | None = None,
+) -> Assembled:
+    """Write ``clips`` (in order) into ``output``: held frames, join, audio track, mux."""
+    if not clips:
+        raise RenderFailed("no scene was rendered, so there is nothing to write")
+    rates = {clip.rate for clip in clips}
+    if len(rates) != 1:
+        raise RenderFailed(f"scenes were rendered at different frame rates: {sorted(rates)}")
+    rate = rates.pop()
+    stages: dict[str, float] = {}
+
+    started = time.perf_counter()
+    segments: list[Path] = []
+    layout: list[dict[str, Any]] = []
+    start = 0
+    for index, clip in enumerate(clips):
+        hold = held_frames(clip, plan.audio_seconds.get(clip.scene), plan.padding)
+        segments += [path for path, _ in clip.segments]
+        if hold > 0:
+            last_path, last_frames = clip.segments[-1]
+            tail = workdir / f"hold-{index:04d}.mp4"
+            ffmpeg.still_tail(last_path, last_frames - 1, hold, rate, encoder, tail)
+            segments.append(tail)
+        layout.append(
+            {"scene": clip.scene, "start": start, "frames": clip.frames, "held": hold}
+        )
+        start += clip.frames + hold
+    stages["hold"] = time.perf_counter() - started
+
+    started = time.perf_counter()
+    video = workdir / f"video{output.suffix}"
+    signatures = {ffmpeg.video_signature(path) for path in segments}
+    reencoded = len(signatures) > 1
+    if reencoded:
+        ffmpeg.concat_reencoded(segments, video, encoder)
+    else:
+        ffmpeg.concat(segments, video, workdir)
+    stages["concat"] = time.perf_counter() - started
+
+    frames = ffmpeg.count_packets(video)
+    if frames != start:
+        raise RenderFailed(
+            f"joined video has {frames} frames, expected {start} (scenes plus held frames)"
+        )
+
+    with_audio = any(clip.scene in plan.audio for clip in clips)
+    if with_audio:
+        started = time.perf_counter()
+        pieces = []
+        for item in layout:
+            first = item["start"] * AUDIO_RATE / rate
+            end = (item["start"] + item["frames"] + item["held"]) * AUDIO_RATE / rate
+            pieces.append(ffmpeg.AudioPiece(plan.audio.get(item["scene"]), round(end) - round(first)))
+        track = workdir / f"audio{output.suffix}"
+        ffmpeg.build_audio_track(
+            pieces,
+            track,
+            sample_rate=AUDIO_RATE,
+            codec=encoder.audio_codec,
+            bitrate=audio_bitrate or encoder.audio_bitrate,
+        )
+        stages["audio"] = time.perf_counter() - started
+        started = time.perf_counter()
+        ffmpeg.mux_audio(video, track, output)
+        stages["mux"] = time.perf_counter() - started
+    else:
+        shutil.move(str(video), str(output))
+    return Assembled(
+        frames=frames, rate=rate, scenes=layout, reencoded=reencoded, audio=with_audio, stages=stages
+    )

@@ -1,0 +1,340 @@
+"""Running the ``manim`` command: one scene, in its own process group and its own media dir.
+
+:func:`render_scene` is the unit every Manim renderer schedules. It is a plain module-level
+function of a frozen, picklable :class:`SceneTask`, so the same call can run on a thread here or
+be shipped to another process or machine: it renders into a private temporary directory and
+either moves the video to ``task.dest`` or returns its bytes.
+
+manim runs as ``<python> -m manim`` (the current interpreter by default), never through a
+shell. Each process starts a new session (``start_new_session=True``): on a timeout, an error
+or a cancelled render the whole process group is killed, so no manim child survives.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from impls.errors import InvalidJob, RenderFailed, SceneFailed, SceneTimeout, ToolNotFound
+from impls.protocol import EncoderSpec
+
+#: Per-scene timeout when the job sets none (seconds).
+DEFAULT_TIMEOUT = 600.0
+
+LATEX_HINT = (
+    "the script uses LaTeX (Tex/MathTex), which needs latex and dvisvgm on PATH; "
+    "install them, e.g. apt-get install --no-install-recommends texlive-latex-base dvisvgm"
+)
+
+MANIM_HINT = (
+    "install it into this interpreter (pip install manim; on Linux it compiles against "
+    "cairo and pango: apt-get install libcairo2-dev libpango1.0-dev pkg-config)"
+)
+
+#: Things manim prints when LaTeX is missing, so a scene failure can say what to install.
+_LATEX_MISSING = ("No such file or directory: 'latex'", "No such file or directory: 'dvisvgm'")
+
+
+@dataclass(frozen=True)
+class SceneTask:
+    """One manim invocation for one scene (optionally a range of its animations).
+
+    ``animations`` is manim's ``-n start,end``: 0-based and both ends included. ``dest`` is
+    where the video is moved; ``None`` returns its bytes instead (no shared filesystem needed).
+    ``run_id`` groups the processes of one render so that it can kill all of them at once.
+    """
+
+    script: str
+    scene: str
+    quality: str = "l"
+    fps: Fraction | None = None
+    animations: tuple[int, int] | None = None
+    encoder_args: tuple[str, ...] = ()
+    timeout: float = DEFAULT_TIMEOUT
+    python: str = sys.executable
+    dest: str | None = None
+    work_root: str | None = None
+    run_id: str = ""
+
+    @property
+    def label(self) -> str:
+        """The scene's name, with its animation range when it renders only a part."""
+        if self.animations is None:
+            return self.scene
+        return f"{self.scene}[{self.animations[0]}..{self.animations[1]}]"
+
+
+@dataclass(frozen=True)
+class SceneVideo:
+    """A rendered scene: its video at ``path`` (when the task had a ``dest``) or as ``data``."""
+
+    scene: str
+    animations: tuple[int, int] | None
+    path: str | None
+    data: bytes | None
+    seconds: float
+
+
+@dataclass(frozen=True)
+class ManimRun:
+    """What one finished manim process left: exit status, output, and whether it timed out."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+    seconds: float
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+
+
+def encoder_args(spec: EncoderSpec) -> tuple[str, ...]:
+    """manim options that make its encoder use ``spec`` (so added frames can match it).
+
+    ``spec.extra`` must be ``-name value`` pairs; each becomes ``--encoder-option name=value``.
+    """
+    options: dict[str, str] = {}
+    if spec.crf is not None:
+        options["crf"] = str(spec.crf)
+    if spec.preset is not None:
+        options["preset"] = spec.preset
+    if spec.bitrate is not None:
+        options["b"] = spec.bitrate
+    if spec.threads is not None:
+        options["threads"] = str(spec.threads)
+    extra = list(spec.extra)
+    if len(extra) % 2 or any(not name.startswith("-") for name in extra[::2]):
+        raise InvalidJob(
+            f"encoder extra arguments {spec.extra!r} cannot be passed to manim: "
+            "give them as '-name', 'value' pairs (each becomes --encoder-option name=value)"
+        )
+    for name, value in zip(extra[::2], extra[1::2], strict=True):
+        options[name.lstrip("-")] = value
+    args = ["--video-codec", spec.codec, "--pixel-format", spec.pix_fmt]
+    for name, value in options.items():
+        args += ["--encoder-option", f"{name}={value}"]
+    return tuple(args)
+
+
+def manim_command(
+    python: str,
+    script: str,
+    scenes: Sequence[str],
+    media_dir: str,
+    *,
+    quality: str,
+    fps: Fraction | None = None,
+    animations: tuple[int, int] | None = None,
+    extra: Sequence[str] = (),
+    output_format: str = "mp4",
+    entry: Sequence[str] = ("-m", "manim", "render"),
+) -> list[str]:
+    """The argument list of one ``manim render`` (``entry`` lets a wrapper stand in for it)."""
+    cmd = [
+        python, *entry, script, *scenes,
+        f"-q{quality}", "--media_dir", media_dir, "--format", output_format,
+        # Repeat runs would otherwise reuse cached partial movies and measure nothing.
+        "--disable_caching",
+        # --silent: no version check against PyPI at exit (a network call per process).
+        "--silent", "--progress_bar", "none", "-v", "WARNING",
+    ]  # fmt: skip
+    if fps is not None:
+        # manim snaps a float close to an NTSC rate back to its exact /1001 value.
+        cmd += ["--fps", repr(float(fps))]
+    if animations is not None:
+        cmd += ["-n", f"{animations[0]},{animations[1]}"]
+    cmd += list(extra)
+    return cmd
+
+
+# ---------------------------------------------------------------------------------------------
+# Processes
+
+
+_live_lock = threading.Lock()
+_live: dict[str, set[subprocess.Popen[bytes]]] = {}
+_cancelled: set[str] = set()
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    # The group id is the leader's pid, valid while the leader is not reaped: callers kill
+    # before they wait.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def cancel_run(run_id: str) -> int:
+    """Kill every manim process of ``run_id`` and refuse to start new ones until forgotten.
+
+    Returns how many processes were still running.
+    """
+    with _live_lock:
+        _cancelled.add(run_id)
+        procs = [proc for proc in _live.get(run_id, ()) if proc.poll() is None]
+    for proc in procs:
+        _kill_group(proc)
+    return len(procs)
+
+
+def is_cancelled(run_id: str) -> bool:
+    with _live_lock:
+        return run_id in _cancelled
+
+
+def forget_run(run_id: str) -> None:
+    """Drop the bookkeeping of a finished render."""
+    with _live_lock:
+        _cancelled.discard(run_id)
+        _live.pop(run_id, None)
+
+
+def run_manim(cmd: Sequence[str], *, cwd: str, timeout: float, run_id: str = "") -> ManimRun:
+    """Run ``cmd`` in a new session; kill its whole group on timeout or on any exception."""
+    env = dict(os.environ)
+    # manim prints through rich, which wraps at 80 columns when not on a terminal; wider lines
+    # keep tracebacks readable in error messages.
+    env.setdefault("COLUMNS", "160")
+    started = time.perf_counter()
+    # Checked and registered under the lock: a render being cancelled never starts one more.
+    with _live_lock:
+        if run_id and run_id in _cancelled:
+            raise RenderFailed("the render was cancelled; no further manim process is started")
+        try:
+            proc = subprocess.Popen(
+                list(cmd),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,  # manim prompts for a scene when a name is unknown
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                start_new_session=True,
+            )
+        except FileNotFoundError as exc:
+            raise ToolNotFound(cmd[0], f"cannot start {cmd[0]!r}: {exc}") from exc
+        _live.setdefault(run_id, set()).add(proc)
+    timed_out = False
+    try:
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _kill_group(proc)
+            out, err = proc.communicate()
+    except BaseException:
+        _kill_group(proc)
+        with contextlib.suppress(Exception):
+            proc.communicate(timeout=10)
+        raise
+    finally:
+        with _live_lock:
+            group = _live.get(run_id)
+            if group is not None:
+                group.discard(proc)
+                if not group:
+                    del _live[run_id]
+    return ManimRun(
+        returncode=proc.returncode,
+        stdout=out.decode(errors="replace"),
+        stderr=err.decode(errors="replace"),
+        timed_out=timed_out,
+        seconds=time.perf_counter() - started,
+    )
+
+
+def failure(scene: str, run: ManimRun, timeout: float) -> SceneFailed:
+    """The error for a manim process that timed out or exited with an error."""
+    if run.timed_out:
+        return SceneTimeout(
+            scene,
+            f"did not finish within its timeout of {timeout:g} s; its process group was killed",
+            returncode=run.returncode,
+            stderr=run.stderr,
+            stdout=run.stdout,
+        )
+    if run.returncode < 0:
+        reason = f"manim was killed by signal {-run.returncode}"
+    else:
+        reason = f"manim exited with status {run.returncode}"
+    text = run.stderr + run.stdout
+    hint = LATEX_HINT if any(marker in text for marker in _LATEX_MISSING) else ""
+    return SceneFailed(
+        scene, reason, returncode=run.returncode, stderr=run.stderr, stdout=run.stdout, hint=hint
+    )
+
+
+def find_video(media_dir: Path, scene: str) -> Path | None:
+    """The scene's final movie under ``media_dir`` (manim nests it by script and quality)."""
+    for path in sorted((media_dir / "videos").glob(f"**/{scene}.mp4")):
+        if "partial_movie_files" not in path.parts:
+            return path
+    return None
+
+
+def render_scene(task: SceneTask) -> SceneVideo:
+    """Render one scene (or animation range) in a private media dir; raise :class:`SceneFailed`."""
+    script = Path(task.script)
+    work = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=task.work_root))
+    try:
+        media = work / "media"
+        cmd = manim_command(
+            task.python,
+            str(script),
+            [task.scene],
+            str(media),
+            quality=task.quality,
+            fps=task.fps,
+            animations=task.animations,
+            extra=task.encoder_args,
+        )
+        run = run_manim(cmd, cwd=str(script.parent), timeout=task.timeout, run_id=task.run_id)
+        if run.timed_out or run.returncode != 0:
+            raise failure(task.label, run, task.timeout)
+        video = find_video(media, task.scene)
+        if video is None:
+            raise SceneFailed(
+                task.label,
+                "manim wrote no video (a scene without animations writes only an image)",
+                returncode=run.returncode,
+                stderr=run.stderr,
+                stdout=run.stdout,
+            )
+        if task.dest is None:
+            return SceneVideo(task.scene, task.animations, None, video.read_bytes(), run.seconds)
+        shutil.move(str(video), task.dest)
+        return SceneVideo(task.scene, task.animations, task.dest, None, run.seconds)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+@functools.cache
+def render_help(python: str) -> str:
+    """``manim render --help`` of ``python``'s manim (cached: it costs a process start)."""
+    proc = subprocess.run(
+        [python, "-m", "manim", "render", "--help"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        timeout=120,
+        check=False,
+    )
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+def has_option(python: str, option: str) -> bool:
+    """Whether ``python``'s ``manim render`` accepts ``option`` (e.g. --max-inflight-encoders)."""
+    return any(word.strip(",") == option for word in render_help(python).split())

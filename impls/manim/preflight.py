@@ -1,0 +1,259 @@
+"""Checks every Manim renderer runs before it starts a manim process.
+
+The script is parsed (``ast``), never imported: user code runs only inside manim's own
+processes. Each problem gets an error that names it: a missing script or scene, manim absent
+from the interpreter, LaTeX needed but not installed, an unreadable audio file.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import math
+import shutil
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+from impls import ffmpeg
+from impls.errors import FFmpegError, InvalidJob, InvalidSource, ToolNotFound
+from impls.manim import cli
+from impls.preflight import resolve_workers
+from impls.protocol import ManimSource, RenderJob
+
+#: ``job.options`` every Manim renderer understands (each renderer adds its own).
+COMMON_OPTIONS = frozenset({"partial", "python"})
+
+#: Classes whose construction always runs LaTeX.
+_LATEX_ALWAYS = frozenset(
+    {"Tex", "MathTex", "SingleStringMathTex", "Title", "BulletedList", "MathTable", "Variable"}
+)
+#: Classes that run LaTeX unless the keyword naming another text class is given.
+_LATEX_UNLESS = {
+    "DecimalNumber": "mob_class",
+    "Integer": "mob_class",
+    "Matrix": "element_to_mobject",
+    "DecimalMatrix": "element_to_mobject",
+    "IntegerMatrix": "element_to_mobject",
+    "BraceLabel": "label_constructor",
+}
+
+_QUALITY_FPS = {"l": 15, "m": 30, "h": 60, "p": 60, "k": 60}
+
+
+@dataclass(frozen=True)
+class ManimPlan:
+    """A checked Manim job: everything the renderers need, resolved once."""
+
+    script: Path
+    scenes: tuple[str, ...]
+    quality: str
+    fps: Fraction | None
+    padding: Fraction
+    audio: dict[str, Path] = field(default_factory=dict)
+    audio_seconds: dict[str, Fraction] = field(default_factory=dict)
+    python: str = sys.executable
+    timeout: float = cli.DEFAULT_TIMEOUT
+    partial: bool = False
+    workers: int = 1
+    encoder_args: tuple[str, ...] = ()
+    run_id: str = ""
+
+    @property
+    def nominal_fps(self) -> Fraction:
+        """The rate manim will render at (``fps``, else the quality's default)."""
+        return self.fps if self.fps is not None else Fraction(_QUALITY_FPS[self.quality])
+
+    def task(
+        self, scene: str, dest: Path, work_root: Path, animations: tuple[int, int] | None = None
+    ) -> cli.SceneTask:
+        """The :class:`~impls.manim.cli.SceneTask` rendering ``scene`` (or a range) of this plan."""
+        return cli.SceneTask(
+            script=str(self.script),
+            scene=scene,
+            quality=self.quality,
+            fps=self.fps,
+            animations=animations,
+            encoder_args=self.encoder_args,
+            timeout=self.timeout,
+            python=self.python,
+            dest=str(dest),
+            work_root=str(work_root),
+            run_id=self.run_id,
+        )
+
+
+def check_manim_installed(python: str) -> None:
+    """Raise :class:`ToolNotFound` unless ``python`` can import manim (checked without importing)."""
+    if python == sys.executable:
+        if importlib.util.find_spec("manim") is None:
+            raise ToolNotFound("manim", f"it is not installed in {python}; {cli.MANIM_HINT}")
+        return
+    if shutil.which(python) is None:
+        raise ToolNotFound(python, "the interpreter given to run manim does not exist")
+    probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('manim') else 3)"
+    proc = subprocess.run(
+        [python, "-c", probe], stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False
+    )
+    if proc.returncode != 0:
+        raise ToolNotFound("manim", f"it is not installed in {python}; {cli.MANIM_HINT}")
+
+
+def parse_script(script: Path) -> ast.Module:
+    if not script.exists():
+        raise InvalidSource(f"Manim script {script} does not exist")
+    if not script.is_file():
+        raise InvalidSource(f"Manim script {script} is not a file")
+    try:
+        return ast.parse(script.read_bytes(), filename=str(script))
+    except SyntaxError as exc:
+        raise InvalidSource(f"Manim script {script} has a syntax error: {exc}") from exc
+
+
+def _top_level_classes(body: list[ast.stmt]) -> Iterator[ast.ClassDef]:
+    # Classes defined at module level, also inside `if`/`try` blocks (manim finds those too).
+    for node in body:
+        if isinstance(node, ast.ClassDef):
+            yield node
+        elif isinstance(node, ast.If | ast.Try | ast.With):
+            for block in (getattr(node, name, []) for name in ("body", "orelse", "finalbody")):
+                yield from _top_level_classes(block)
+            for handler in getattr(node, "handlers", []):
+                yield from _top_level_classes(handler.body)
+
+
+def scene_classes(tree: ast.Module) -> dict[str, ast.ClassDef]:
+    """Classes defined at the script's top level, by name."""
+    return {node.name: node for node in _top_level_classes(tree.body)}
+
+
+def _called_name(node: ast.Call) -> str | None:
+    if isinstance(node.func, ast.Name):
+        return node.func.id
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return None
+
+
+def latex_users(tree: ast.Module, scenes: tuple[str, ...]) -> list[str]:
+    """Names of LaTeX-using classes the given scenes (or shared code) refer to.
+
+    A heuristic over the syntax tree: other scenes' classes are skipped, everything else
+    (module code, helper functions, base classes) counts. Indirect uses (numbers on axes)
+    are not seen here; manim's failure then names LaTeX through :data:`cli.LATEX_HINT`.
+    """
+    classes = scene_classes(tree)
+    skipped = {id(node) for name, node in classes.items() if name not in scenes}
+    # Base classes defined in the script run too.
+    wanted = list(scenes)
+    while wanted:
+        node = classes.get(wanted.pop())
+        if node is None:
+            continue
+        for base in node.bases:
+            if isinstance(base, ast.Name) and base.id in classes and id(classes[base.id]) in skipped:
+                skipped.discard(id(classes[base.id]))
+                wanted.append(base.id)
+    found: set[str] = set()
+
+    def visit(node: ast.AST) -> None:
+        if id(node) in skipped:
+            return
+        if isinstance(node, ast.Call):
+            name = _called_name(node)
+            keywords = {kw.arg for kw in node.keywords}
+            if name in _LATEX_UNLESS and _LATEX_UNLESS[name] not in keywords:
+                found.add(name)
+        if isinstance(node, ast.Name) and node.id in _LATEX_ALWAYS:
+            found.add(node.id)
+        if isinstance(node, ast.Attribute) and node.attr in _LATEX_ALWAYS:
+            found.add(node.attr)
+        for child in ast.iter_child_nodes(node):
+            visit(child)
+
+    visit(tree)
+    return sorted(found)
+
+
+def check_latex(tree: ast.Module, scenes: tuple[str, ...], script: Path) -> None:
+    users = latex_users(tree, scenes)
+    if not users:
+        return
+    missing = [tool for tool in ("latex", "dvisvgm") if shutil.which(tool) is None]
+    if missing:
+        raise ToolNotFound(
+            missing[0],
+            f"{script.name} uses {', '.join(users)}, which "
+            + cli.LATEX_HINT.removeprefix("the script uses LaTeX (Tex/MathTex), which "),
+        )
+
+
+def check_options(job: RenderJob, allowed: frozenset[str]) -> None:
+    unknown = sorted(set(job.options) - allowed)
+    if unknown:
+        raise InvalidJob(
+            f"unknown option(s) {', '.join(unknown)} for this renderer; "
+            f"known: {', '.join(sorted(allowed))}"
+        )
+
+
+def prepare_manim_job(job: RenderJob, options: frozenset[str] = COMMON_OPTIONS) -> ManimPlan:
+    """Run every check (no manim process starts) and resolve the job into a :class:`ManimPlan`."""
+    source = job.source
+    if not isinstance(source, ManimSource):
+        raise InvalidJob(f"{type(source).__name__} is not a ManimSource")
+    check_options(job, options)
+    ffmpeg.check_tools()
+    ffmpeg.check_output_path(job.output)
+    ffmpeg.check_encoder(job.encoder)
+    encoder_args = cli.encoder_args(job.encoder)
+    python = str(job.options.get("python") or sys.executable)
+    check_manim_installed(python)
+
+    script = Path(source.script).expanduser().resolve()
+    tree = parse_script(script)
+    classes = scene_classes(tree)
+    absent = [name for name in source.scenes if name not in classes]
+    if absent:
+        shown = ", ".join(sorted(classes)) or "none"
+        raise InvalidSource(
+            f"scene(s) {', '.join(absent)} not defined in {script} (classes there: {shown})"
+        )
+    check_latex(tree, source.scenes, script)
+
+    audio: dict[str, Path] = {}
+    seconds: dict[str, Fraction] = {}
+    if job.audio:
+        for scene, path in source.audio.items():
+            path = Path(path).expanduser().resolve()
+            if not path.is_file():
+                raise InvalidSource(f"audio file {path} for scene {scene} does not exist")
+            try:
+                seconds[scene] = ffmpeg.audio_duration(path)
+            except FFmpegError as exc:
+                raise InvalidSource(f"audio file {path} for scene {scene} is unreadable: {exc}") from exc
+            audio[scene] = path
+
+    fps = job.fps if job.fps is not None else source.fps
+    if not math.isfinite(source.padding):
+        raise InvalidSource(f"padding must be finite, got {source.padding}")
+    padding = Fraction(source.padding).limit_denominator(1_000_000)
+    return ManimPlan(
+        script=script,
+        scenes=source.scenes,
+        quality=source.quality,
+        fps=fps,
+        padding=padding,
+        audio=audio,
+        audio_seconds=seconds,
+        python=python,
+        timeout=job.timeout if job.timeout is not None else cli.DEFAULT_TIMEOUT,
+        partial=bool(job.options.get("partial", False)),
+        workers=resolve_workers(job),
+        encoder_args=encoder_args,
+        run_id=uuid.uuid4().hex,
+    )

@@ -1,0 +1,76 @@
+"""``manim-scenes``: one manim process per scene, ``workers`` at a time, then one output.
+
+Each scene renders in its own process with its own media directory (manim's partial-movie and
+Tex directories are not safe to share), under a per-scene timeout (``job.timeout``, default
+10 minutes). Scenes with narration longer than their video hold their last frame; the scene
+videos are joined without re-encoding and the audio track is built and muxed once
+(:mod:`impls.manim.assemble`).
+
+Options (``job.options``): ``partial`` (default False): write the scenes that rendered even if
+others failed, listing the failures in ``result.failures``; ``python``: the interpreter whose
+manim runs the scenes (default: this one).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+from pathlib import Path
+
+from impls import ffmpeg
+from impls.errors import SceneFailed
+from impls.manim import cli, pool
+from impls.manim.assemble import SceneClip, clip_from_files
+from impls.manim.preflight import COMMON_OPTIONS, ManimPlan, prepare_manim_job
+from impls.protocol import ManimSource, RenderJob, RenderResult, Source
+
+
+class ManimScenesRenderer:
+    """Scenes in parallel, one manim subprocess each."""
+
+    name = "manim-scenes"
+    options = COMMON_OPTIONS
+
+    def supports(self, source: Source) -> bool:
+        return isinstance(source, ManimSource) and self.unavailable_reason() is None
+
+    def unavailable_reason(self) -> str | None:
+        """Why this renderer cannot run here (``None`` when it can), for a harness to skip with."""
+        if importlib.util.find_spec("manim") is None:
+            return f"manim is not installed: {cli.MANIM_HINT}"
+        return None
+
+    def workers(self, plan: ManimPlan) -> int:
+        return plan.workers
+
+    def render(self, job: RenderJob) -> RenderResult:
+        started = time.perf_counter()
+        plan = prepare_manim_job(job, self.options)
+        progress = pool.report_progress(job)
+        try:
+            with ffmpeg.scratch_dir("renderbench-manim-") as work:
+                tasks = [
+                    plan.task(scene, work / f"scene-{index:04d}.mp4", work)
+                    for index, scene in enumerate(plan.scenes)
+                ]
+                clips: dict[int, SceneClip] = {}
+                failures: dict[int, SceneFailed] = {}
+                retries = 0
+                render_started = time.perf_counter()
+                for outcome in pool.run_tasks(tasks, self.workers(plan), plan.run_id, job.retries):
+                    retries += outcome.retries
+                    if outcome.video is None:
+                        assert outcome.error is not None
+                        failures[outcome.index] = outcome.error
+                        continue
+                    assert outcome.video.path is not None
+                    clip = clip_from_files(outcome.task.scene, [Path(outcome.video.path)])
+                    clips[outcome.index] = clip
+                    progress(clip.frames)
+                stages = {"render": time.perf_counter() - render_started}
+                return pool.finish(
+                    job, plan, self.name, started, clips, failures, work,
+                    stages=stages, retries=retries, info={"workers": self.workers(plan)},
+                )  # fmt: skip
+        finally:
+            cli.forget_run(plan.run_id)
