@@ -263,10 +263,11 @@ def exact_fps(value: float | int | str | Fraction) -> Fraction:
         elif isinstance(value, int):
             fps = Fraction(value)
         else:
-            if not math.isfinite(value):
+            number = float(value)  # also NumPy scalars (a clip's fps may be np.float32)
+            if not math.isfinite(number):
                 raise InvalidJob(f"fps must be finite and > 0, got {value!r}")
-            fps = Fraction(value).limit_denominator(1001)
-    except (ValueError, ZeroDivisionError) as exc:
+            fps = Fraction(number).limit_denominator(1001)
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
         raise InvalidJob(f"fps {value!r} is not a number") from exc
     if fps <= 0:
         raise InvalidJob(f"fps must be > 0, got {value!r}")

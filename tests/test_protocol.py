@@ -166,15 +166,18 @@ def test_odd_size_with_yuv420p_is_rejected(width: int, height: int) -> None:
         (30, Fraction(30)),
         (25.0, Fraction(25)),
         (12.5, Fraction(25, 2)),
+        (np.float32(29.97), Fraction(30000, 1001)),
+        (np.int64(24), Fraction(24)),
     ],
-    ids=["29.97", "23.976", "59.94", "ntsc-float", "ntsc-string", "fraction", "int", "float-int", "half"],
+    ids=["29.97", "23.976", "59.94", "ntsc-float", "ntsc-string", "fraction", "int", "float-int", "half",
+         "np-float32", "np-int64"],  # fmt: skip
 )
 def test_exact_fps(value: Any, expected: Fraction) -> None:
     assert exact_fps(value) == expected
 
 
 @pytest.mark.parametrize(
-    "value", [0, -30, 0.0, math.nan, math.inf, "abc", "1/0", True], ids=str
+    "value", [0, -30, 0.0, math.nan, math.inf, "abc", "1/0", True, None, [30]], ids=str
 )
 def test_exact_fps_rejects_non_rates(value: Any) -> None:
     with pytest.raises(InvalidJob, match="fps"):
