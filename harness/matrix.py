@@ -1,0 +1,188 @@
+"""The benchmark matrix: renderer x workers x encoder x workload [x executor] as :class:`Case`\\ s.
+
+:func:`generate` is pure: it gets renderers, workloads and the answers to "can this encoder /
+executor run here?" as arguments, so the rules are unit-tested without ffmpeg. The rules:
+
+- every workload x encoder has one *reference* case (``baseline`` for MoviePy clips,
+  ``manim-serial`` for Manim scenes), run once with 1 worker; others are compared with it;
+- a renderer that does not support a workload's source gets no case for it (not generated);
+- a case that cannot run here (encoder missing from this ffmpeg, renderer or executor
+  unavailable, workload not buildable) is generated and skipped, with the reason;
+- a renderer whose module does not import gets one skipped case per workload saying why.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from impls.errors import EncoderUnavailable, ToolNotFound
+from impls.protocol import EncoderSpec, Renderer, Source
+from harness.workloads.presets import Workload
+
+#: Reference renderers in order of preference; the first that supports a source is its reference.
+REFERENCE_RENDERERS = ("baseline", "manim-serial")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One benchmark case; ``id`` is its pytest id, e.g. ``chunk-w2-libx264:medium:23-slideshow``."""
+
+    renderer: str
+    workers: int
+    encoder: EncoderSpec
+    workload: str
+    preset: str
+    executor: str = "local"
+    reference: str | None = None  # the renderer this case is compared with (None: no reference)
+    mode: str = "auto"  # validation mode of the workload
+    skip: str | None = None
+    source: Source | None = field(default=None, compare=False, hash=False)
+
+    @property
+    def id(self) -> str:
+        base = f"{self.renderer}-w{self.workers}-{self.encoder.label}-{self.workload}"
+        return base if self.executor == "local" else f"{base}-{self.executor}"
+
+    @property
+    def is_reference(self) -> bool:
+        return self.renderer == self.reference
+
+    @property
+    def group(self) -> tuple[str, str, str]:
+        """Cases with the same group share one reference render: workload, preset, encoder."""
+        return (self.workload, self.preset, self.encoder.label)
+
+
+Problem = Callable[[str], str | None]
+EncoderProblem = Callable[[EncoderSpec], str | None]
+
+
+def _unavailable(renderer: Renderer) -> str | None:
+    probe = getattr(renderer, "unavailable_reason", None)
+    if probe is None:
+        return None
+    reason = probe()
+    return None if reason is None else str(reason)
+
+
+def _supports(renderer: Renderer, source: Source) -> bool:
+    try:
+        return bool(renderer.supports(source))
+    except Exception:  # a buggy supports() must not break collection; the case would fail anyway
+        return False
+
+
+def reference_for(
+    source: Source, renderers: Mapping[str, Renderer], preferred: str | None = None
+) -> str | None:
+    """Name of the renderer every other output of ``source`` is compared with."""
+    names = (preferred,) if preferred else REFERENCE_RENDERERS
+    for name in names:
+        if name is not None and name in renderers and _supports(renderers[name], source):
+            return name
+    return None
+
+
+def generate(
+    renderers: Mapping[str, Renderer],
+    broken: Mapping[str, str],
+    workloads: Sequence[Workload],
+    workers: Sequence[int],
+    encoders: Sequence[EncoderSpec],
+    executors: Sequence[str] = ("local",),
+    *,
+    encoder_problem: EncoderProblem = lambda spec: None,
+    executor_problem: Problem = lambda name: None,
+    reference: str | None = None,
+) -> list[Case]:
+    """All cases, reference cases first within each workload x encoder.
+
+    ``renderers`` are the selected renderers that imported (the references included);
+    ``broken`` maps a selected renderer that did not import to the reason.
+    """
+    cases: list[Case] = []
+    for load in workloads:
+        if load.source is None:
+            cases.append(
+                Case("-", workers[0], encoders[0], load.name, load.preset, skip=load.unavailable or "unavailable")
+            )
+            continue
+        source = load.source
+        ref = reference_for(source, renderers, reference)
+        for encoder in encoders:
+            encoder_skip = encoder_problem(encoder)
+
+            def case(name: str, count: int, executor: str, skip: str | None) -> Case:
+                return Case(
+                    name, count, encoder, load.name, load.preset, executor, ref, load.mode,
+                    skip=encoder_skip or skip, source=source,
+                )  # fmt: skip
+
+            if ref is not None:
+                cases.append(case(ref, 1, "local", _unavailable(renderers[ref])))
+            for name, renderer in renderers.items():
+                if name == ref or name in REFERENCE_RENDERERS or not _supports(renderer, source):
+                    continue
+                renderer_skip = _unavailable(renderer)
+                for executor in executors:
+                    executor_skip = executor_problem(executor)
+                    for count in workers:
+                        cases.append(case(name, count, executor, renderer_skip or executor_skip))
+        for name, reason in broken.items():
+            cases.append(
+                Case(name, workers[0], encoders[0], load.name, load.preset, skip=reason, source=source)
+            )
+    return cases
+
+
+def reference_first(cases: Iterable[Case]) -> list[Case]:
+    """The cases with every reference case first (stable otherwise): others validate against it."""
+    listed = list(cases)
+    return [c for c in listed if c.is_reference] + [c for c in listed if not c.is_reference]
+
+
+# ---------------------------------------------------------------------------------------------
+# Answers from this machine (not pure: they import modules and run ffmpeg once per encoder)
+
+
+def load_renderers(names: Sequence[str] | None, registry: Mapping[str, Renderer]) -> tuple[dict[str, Renderer], dict[str, str]]:
+    """The renderers called ``names`` (None: all) that import, and why the others do not.
+
+    The reference renderers are always loaded (when they exist) so every case has one.
+    Unknown names raise KeyError listing the known ones.
+    """
+    known = list(registry)
+    wanted = list(known) if names is None else list(names)
+    unknown = [n for n in wanted if n not in known]
+    if unknown:
+        raise KeyError(f"unknown renderer(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    for ref in REFERENCE_RENDERERS:
+        if ref in known and ref not in wanted:
+            wanted.insert(0, ref)
+    loaded: dict[str, Renderer] = {}
+    broken: dict[str, str] = {}
+    for name in wanted:
+        try:
+            loaded[name] = registry[name]
+        except Exception as exc:  # an import error in one renderer must not hide the others
+            broken[name] = f"renderer {name!r} cannot be loaded: {type(exc).__name__}: {exc}"
+    return loaded, broken
+
+
+def encoder_problem(spec: EncoderSpec) -> str | None:
+    """Why this ffmpeg cannot encode with ``spec``, or None (one tiny test encode, cached)."""
+    from impls import ffmpeg
+
+    try:
+        ffmpeg.check_encoder(spec)
+    except (EncoderUnavailable, ToolNotFound) as exc:
+        return f"{spec.label}: {exc}"
+    return None
+
+
+def executor_problem(name: str) -> str | None:
+    if name == "dask" and importlib.util.find_spec("distributed") is None:
+        return "executor 'dask' needs dask.distributed (pip install 'pytest-renderbench[dask]')"
+    return None

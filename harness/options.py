@@ -1,0 +1,348 @@
+"""renderbench's options, defined once for pytest's parser, the ``renderbench`` CLI and ini files.
+
+``add_matrix_options(addoption, prefix)`` and friends take any ``addoption`` callable: pytest's
+``group.addoption`` with the prefix ``renderbench-`` (``--renderbench-workers``), or an argparse
+parser's ``add_argument`` with no prefix (``renderbench run --workers``). Every option also has
+an ini equivalent (``renderbench_workers = 1,2``); the command line wins over the ini, the ini
+over the default. Values stay strings until :func:`parse_settings` turns them into
+:class:`Settings`, the one place where they are checked.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from impls.errors import InvalidJob
+from impls.protocol import EncoderSpec
+
+PREFIX = "renderbench-"
+INI_PREFIX = "renderbench_"
+PRESETS = ("smoke", "full")
+EXECUTORS = ("local", "dask")
+
+AddOption = Callable[..., Any]
+
+
+class OptionError(ValueError):
+    """An option value that cannot be used; the message names the option."""
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option: its name without prefix, help text (without the default) and default text."""
+
+    name: str
+    metavar: str | None
+    default: str | None
+    help: str
+    flag: bool = False
+    #: For ``--opt [VALUE]``: the value used when the option is given without one.
+    const: str | None = None
+
+    def dest(self, prefix: str) -> str:
+        return f"{prefix}{self.name}".replace("-", "_")
+
+    @property
+    def ini(self) -> str:
+        return INI_PREFIX + self.name.replace("-", "_")
+
+    @property
+    def help_with_default(self) -> str:
+        # Written as text, not %(default)s: the real default is None (so that "not given" can
+        # fall back to the ini value), and argparse would print that.
+        shown = "off" if self.default is None else self.default
+        return f"{self.help} Default: {shown}"
+
+
+MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "renderers", "NAMES", "all",
+        "Renderers to benchmark: comma-separated registry names, or 'all' for every one that "
+        "imports. The reference of each workload (baseline, manim-serial) always runs.",
+    ),
+    OptionSpec(
+        "workers", "COUNTS", "1,2,cores",
+        "Worker counts, comma-separated; 'cores' is this machine's usable core count "
+        "(duplicates are dropped).",
+    ),
+    OptionSpec(
+        "encoders", "SPECS", "libx264:medium:23",
+        "Encoders as codec[:preset[:crf]], comma-separated; one this ffmpeg cannot use is "
+        "skipped with the reason.",
+    ),
+    OptionSpec(
+        "workloads", "NAMES", "slideshow,explainer",
+        "Workloads, comma-separated: slideshow, frame_index, explainer.",
+    ),
+    OptionSpec(
+        "preset", "NAME", "full",
+        "Workload sizes: 'smoke' (tiny clips, for CI) or 'full' (1920x1080 30 fps 10 s "
+        "slideshow, explainer at -qh).",
+    ),
+    OptionSpec(
+        "executors", "NAMES", "local",
+        "Executors for the parallel renderers, comma-separated: local (process pool), dask.",
+    ),
+    OptionSpec(
+        "rounds", "N", "auto",
+        "Timed rounds per case; 'auto' is 1 with the full preset and 3 with smoke.",
+    ),
+    OptionSpec(
+        "lossless", None, None,
+        "Encode with libx264 crf 0 instead of --renderbench-encoders and require every output's "
+        "decoded frames to equal the reference's exactly.",
+        flag=True,
+    ),
+)  # fmt: skip
+
+OUTPUT_OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "results-dir", "DIR", "results",
+        "Where the Markdown report and the plots are written.",
+    ),
+)
+
+GATE_OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "min-speedup", "RULES", None,
+        "Fail the session unless each renderer reaches this speedup over the reference measured "
+        "in the same run, e.g. 'chunk=1.3,pipe=1.2'; 'name@N=X' checks only N workers, "
+        "'*=X' every renderer (best worker count otherwise).",
+    ),
+    OptionSpec(
+        "max-fps-drop", "PERCENT", None,
+        "Fail the session when a case's fps is more than PERCENT below the saved run given by "
+        "--renderbench-compare (or the latest autosaved run).",
+    ),
+    OptionSpec(
+        "compare", "PATH", None,
+        "Saved pytest-benchmark JSON for --renderbench-max-fps-drop; without PATH (or 'latest'): "
+        "the latest run autosaved in --benchmark-storage for this machine.",
+        const="latest",
+    ),
+)  # fmt: skip
+
+ALL_OPTIONS: tuple[OptionSpec, ...] = MATRIX_OPTIONS + OUTPUT_OPTIONS + GATE_OPTIONS
+
+
+def _add(addoption: AddOption, specs: Sequence[OptionSpec], prefix: str) -> None:
+    for spec in specs:
+        kwargs: dict[str, Any] = {
+            "dest": spec.dest(prefix),
+            "default": None,
+            "help": spec.help_with_default,
+        }
+        if spec.flag:
+            kwargs["action"] = "store_true"
+        else:
+            kwargs["metavar"] = spec.metavar
+            if spec.const is not None:
+                kwargs["nargs"] = "?"
+                kwargs["const"] = spec.const
+        addoption(f"--{prefix}{spec.name}", **kwargs)
+
+
+def add_matrix_options(addoption: AddOption, prefix: str = PREFIX) -> None:
+    """What is benchmarked: renderers x workers x encoders x workloads x executors, rounds."""
+    _add(addoption, MATRIX_OPTIONS, prefix)
+
+
+def add_output_options(addoption: AddOption, prefix: str = PREFIX) -> None:
+    """Where the report and plots go."""
+    _add(addoption, OUTPUT_OPTIONS, prefix)
+
+
+def add_gate_options(addoption: AddOption, prefix: str = PREFIX) -> None:
+    """The fps gates that fail a session."""
+    _add(addoption, GATE_OPTIONS, prefix)
+
+
+def add_ini_options(addini: AddOption) -> None:
+    """The ini equivalents (``renderbench_workers = 1,2`` in ``[tool.pytest.ini_options]``)."""
+    for spec in ALL_OPTIONS:
+        addini(spec.ini, spec.help_with_default, type="bool" if spec.flag else "string", default=None)
+
+
+def forward_args(
+    values: dict[str, Any], prefix: str = "", specs: Sequence[OptionSpec] = MATRIX_OPTIONS + GATE_OPTIONS
+) -> list[str]:
+    """pytest arguments (``--renderbench-...``) for the options given in an argparse namespace."""
+    args: list[str] = []
+    for spec in specs:
+        value = values.get(spec.dest(prefix))
+        if value is None or value is False:
+            continue
+        if spec.flag:
+            args.append(f"--{PREFIX}{spec.name}")
+        else:
+            args.append(f"--{PREFIX}{spec.name}={value}")
+    return args
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsed values
+
+
+@dataclass(frozen=True)
+class SpeedupRule:
+    """``renderer[@workers]=minimum``: a renderer must reach ``minimum`` x the reference."""
+
+    renderer: str  # "*" for every renderer
+    minimum: float
+    workers: int | None = None  # None: the renderer's best worker count
+
+    def __str__(self) -> str:
+        at = "" if self.workers is None else f"@{self.workers}"
+        return f"{self.renderer}{at}={self.minimum:g}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every option, parsed and checked."""
+
+    renderers: tuple[str, ...] | None  # None: all
+    workers: tuple[int, ...]
+    encoders: tuple[EncoderSpec, ...]
+    workloads: tuple[str, ...]
+    preset: str
+    executors: tuple[str, ...]
+    rounds: int
+    lossless: bool
+    results_dir: Path
+    min_speedup: tuple[SpeedupRule, ...]
+    max_fps_drop: float | None
+    compare: str | None  # "latest" or a path
+
+
+Lookup = Callable[[OptionSpec], Any]
+"""Returns an option's raw value (command line, else ini), or None when given nowhere."""
+
+
+def _items(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def parse_workers(text: str, cores: int) -> tuple[int, ...]:
+    counts: set[int] = set()
+    for item in _items(text):
+        if item == "cores":
+            counts.add(cores)
+            continue
+        try:
+            value = int(item)
+        except ValueError:
+            raise OptionError(f"workers: {item!r} is not an integer or 'cores'") from None
+        if value < 1:
+            raise OptionError(f"workers: {value} must be >= 1")
+        counts.add(value)
+    if not counts:
+        raise OptionError("workers: give at least one worker count")
+    return tuple(sorted(counts))
+
+
+def parse_encoders(text: str) -> tuple[EncoderSpec, ...]:
+    specs: list[EncoderSpec] = []
+    for item in _items(text):
+        try:
+            spec = EncoderSpec.parse(item)
+        except InvalidJob as exc:
+            raise OptionError(f"encoders: {exc}") from None
+        if spec not in specs:
+            specs.append(spec)
+    if not specs:
+        raise OptionError("encoders: give at least one encoder")
+    return tuple(specs)
+
+
+def parse_min_speedup(text: str) -> tuple[SpeedupRule, ...]:
+    """``chunk=1.3,pipe@2=1.2,*=1.0``."""
+    rules: list[SpeedupRule] = []
+    for item in _items(text):
+        name, sep, value = item.partition("=")
+        name, at, workers_text = name.strip().partition("@")
+        if not sep or not name:
+            raise OptionError(f"min-speedup: {item!r} must look like renderer=1.3 or renderer@2=1.3")
+        try:
+            minimum = float(value)
+        except ValueError:
+            raise OptionError(f"min-speedup: {value!r} in {item!r} is not a number") from None
+        if not math.isfinite(minimum) or minimum <= 0:
+            raise OptionError(f"min-speedup: {item!r} needs a speedup > 0")
+        workers: int | None = None
+        if at:
+            try:
+                workers = int(workers_text)
+            except ValueError:
+                raise OptionError(f"min-speedup: {workers_text!r} in {item!r} is not a worker count") from None
+        rules.append(SpeedupRule(name, minimum, workers))
+    return tuple(rules)
+
+
+def parse_settings(lookup: Lookup, cores: int) -> Settings:
+    """Turn raw values into :class:`Settings`; :class:`OptionError` names a bad option."""
+
+    def raw(spec: OptionSpec) -> str:
+        value = lookup(spec)
+        if value is None or value == "":
+            value = spec.default
+        return "" if value is None else str(value)
+
+    by_name = {spec.name: spec for spec in ALL_OPTIONS}
+
+    def text(name: str) -> str:
+        return raw(by_name[name]).strip()
+
+    renderers_text = text("renderers")
+    renderers = None if renderers_text in {"", "all"} else tuple(dict.fromkeys(_items(renderers_text)))
+    workloads = tuple(dict.fromkeys(_items(text("workloads"))))
+    if not workloads:
+        raise OptionError("workloads: give at least one workload")
+    preset = text("preset")
+    if preset not in PRESETS:
+        raise OptionError(f"preset: {preset!r} is not one of {', '.join(PRESETS)}")
+    executors = tuple(dict.fromkeys(_items(text("executors"))))
+    for executor in executors:
+        if executor not in EXECUTORS:
+            raise OptionError(f"executors: {executor!r} is not one of {', '.join(EXECUTORS)}")
+    if not executors:
+        raise OptionError("executors: give at least one executor")
+    rounds_text = text("rounds")
+    if rounds_text == "auto":
+        rounds = 1 if preset == "full" else 3
+    else:
+        try:
+            rounds = int(rounds_text)
+        except ValueError:
+            raise OptionError(f"rounds: {rounds_text!r} is not an integer or 'auto'") from None
+        if rounds < 1:
+            raise OptionError(f"rounds: {rounds} must be >= 1")
+    lossless_value = lookup(by_name["lossless"])
+    lossless = lossless_value in {True, "true", "True", "1", "yes"}
+    drop_text = text("max-fps-drop")
+    max_fps_drop: float | None = None
+    if drop_text:
+        try:
+            max_fps_drop = float(drop_text.rstrip("%"))
+        except ValueError:
+            raise OptionError(f"max-fps-drop: {drop_text!r} is not a percentage") from None
+        if not 0 <= max_fps_drop < 100:
+            raise OptionError(f"max-fps-drop: {max_fps_drop} must be between 0 and 100 (percent)")
+    compare = text("compare") or None
+    return Settings(
+        renderers=renderers,
+        workers=parse_workers(text("workers"), cores),
+        encoders=(EncoderSpec.lossless(),) if lossless else parse_encoders(text("encoders")),
+        workloads=workloads,
+        preset=preset,
+        executors=executors,
+        rounds=rounds,
+        lossless=lossless,
+        results_dir=Path(text("results-dir") or "results"),
+        min_speedup=parse_min_speedup(text("min-speedup")),
+        max_fps_drop=max_fps_drop,
+        compare=compare,
+    )

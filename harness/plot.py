@@ -1,0 +1,143 @@
+"""PNG plots of a run (matplotlib's Agg canvas, no pyplot: no global backend state).
+
+Per workload x preset x encoder: fps against workers (the reference as a line), speedup against
+workers (with the ideal linear speedup and the CPU-bound limit), and CPU utilisation per case.
+
+The CPU-bound limit: the cheapest valid case shows how many CPU-seconds the work needs at
+least (``C``); with ``n`` workers on ``k`` cores it cannot finish faster than ``C / min(n, k)``,
+so its speedup over the reference's wall time ``W`` is at most ``W * min(n, k) / C``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from harness.results import Row
+
+
+def _figure(width: float = 7.0, height: float = 4.5) -> Any:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=110)
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _slug(*parts: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))
+
+
+def _wall(row: Row) -> float:
+    return row.wall if row.wall > 0 else (row.frames / row.fps if row.fps > 0 else 0.0)
+
+
+def cpu_bound_limit(rows: Sequence[Row], workers: int, cores: int) -> float | None:
+    """Highest speedup over the reference possible with ``workers`` on ``cores`` (see module doc)."""
+    ref = next((r for r in rows if r.is_reference and r.valid), None)
+    costs = [r.cpu_seconds for r in rows if r.valid and r.cpu_seconds > 0]
+    if ref is None or not costs or _wall(ref) <= 0:
+        return None
+    return _wall(ref) * min(workers, cores) / min(costs)
+
+
+def _series(rows: Sequence[Row]) -> dict[str, list[Row]]:
+    lines: dict[str, list[Row]] = defaultdict(list)
+    for row in rows:
+        if not row.is_reference:
+            lines[row.label].append(row)
+    return {label: sorted(found, key=lambda r: r.workers) for label, found in lines.items()}
+
+
+def _plot_lines(axes: Any, series: dict[str, list[Row]], value: Any) -> None:
+    for label, found in series.items():
+        xs = [r.workers for r in found]
+        axes.plot(xs, [value(r) for r in found], marker="o", label=label)
+        bad = [r for r in found if not r.valid]
+        if bad:
+            axes.scatter([r.workers for r in bad], [value(r) for r in bad], marker="x", s=90, color="red",
+                         zorder=5, label=f"{label}: invalid output")  # fmt: skip
+
+
+def _worker_ticks(axes: Any, rows: Sequence[Row]) -> list[int]:
+    ticks = sorted({r.workers for r in rows if not r.is_reference} | {1})
+    axes.set_xticks(ticks)
+    axes.set_xlabel("workers")
+    return ticks
+
+
+def fps_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
+    figure = _figure()
+    axes = figure.add_subplot()
+    _plot_lines(axes, _series(rows), lambda r: r.fps)
+    ref = next((r for r in rows if r.is_reference), None)
+    if ref is not None:
+        axes.axhline(ref.fps, color="black", linestyle="--", label=f"{ref.renderer} ({ref.fps:.2f} fps)")
+    _worker_ticks(axes, rows)
+    axes.set_ylabel("frames per second")
+    axes.set_ylim(bottom=0)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
+def speedup_plot(rows: Sequence[Row], path: Path, title: str, cores: int) -> Path:
+    figure = _figure()
+    axes = figure.add_subplot()
+    _plot_lines(axes, _series(rows), lambda r: r.speedup or 0.0)
+    ticks = _worker_ticks(axes, rows)
+    axes.plot(ticks, ticks, color="gray", linestyle=":", label="ideal (linear)")
+    limits = [cpu_bound_limit(rows, n, cores) for n in ticks]
+    if all(x is not None for x in limits):
+        axes.plot(ticks, limits, color="firebrick", linestyle="--", label=f"CPU-bound limit ({cores} cores)")
+    axes.axhline(1.0, color="black", linewidth=0.8)
+    axes.set_ylabel("speedup over the reference")
+    axes.set_ylim(bottom=0)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    axes.legend(fontsize="small")
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
+def cpu_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
+    ordered = sorted(rows, key=lambda r: (not r.is_reference, r.label, r.workers))
+    figure = _figure(height=max(2.5, 0.35 * len(ordered) + 1.2))
+    axes = figure.add_subplot()
+    names = [f"{r.label} w{r.workers}" for r in ordered]
+    values = [100 * r.cpu_util for r in ordered]
+    colors = ["gray" if r.is_reference else ("red" if not r.valid else "tab:blue") for r in ordered]
+    axes.barh(names, values, color=colors)
+    axes.axvline(100, color="black", linestyle="--", linewidth=0.8)
+    axes.invert_yaxis()
+    axes.set_xlabel("CPU utilisation, % of all cores")
+    axes.set_xlim(0, max(105.0, *values) if values else 105.0)
+    axes.set_title(title)
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
+def write_plots(rows: Iterable[Row], outdir: Path, cores: int) -> list[Path]:
+    """All plots of a run into ``outdir``; returns the files written."""
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
+    for row in rows:
+        groups[row.group].append(row)
+    written: list[Path] = []
+    for (workload, preset, encoder), found in groups.items():
+        stem = _slug(workload, preset, encoder)
+        title = f"{workload} ({preset}), {encoder}"
+        written.append(fps_plot(found, outdir / f"{stem}-fps.png", f"fps - {title}"))
+        written.append(speedup_plot(found, outdir / f"{stem}-speedup.png", f"speedup - {title}", cores))
+        written.append(cpu_plot(found, outdir / f"{stem}-cpu.png", f"CPU utilisation - {title}"))
+    return written

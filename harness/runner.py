@@ -1,0 +1,175 @@
+"""One case, start to finish: timed rounds through pytest-benchmark, then validation, then the row.
+
+Each round renders to its own file under ``benchmark.pedantic(rounds=N, iterations=1)``, inside
+a :class:`~harness.measure.TreeMonitor`. After the rounds every output is validated; the
+case's ``extra_info`` is written whatever the verdict, and an invalid output then fails the
+test (:class:`ValidationFailed`), so a fast wrong render is recorded as invalid and never wins.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import statistics
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.matrix import Case
+from harness.measure import TreeMonitor, Usage
+from harness.references import References, output_suffix
+from harness.results import ExtraInfo, Row, median
+from harness.validate import ValidationReport
+from impls.errors import ValidationFailed
+from impls.protocol import Renderer, RenderJob, RenderResult
+
+
+@dataclass(frozen=True)
+class Round:
+    output: Path
+    job: RenderJob
+    result: RenderResult
+    usage: Usage
+
+    @property
+    def fps(self) -> float:
+        return self.result.frames / self.usage.wall if self.usage.wall > 0 else 0.0
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
+
+
+def _median_stages(rounds: list[Round]) -> dict[str, float]:
+    keys: dict[str, None] = {}
+    for r in rounds:
+        keys.update(dict.fromkeys(r.result.stages))
+    out: dict[str, float] = {}
+    for key in keys:
+        values = [float(r.result.stages[key]) for r in rounds if key in r.result.stages]
+        out[key] = float(statistics.median(values))
+    return out
+
+
+def summarise(case: Case, rounds: list[Round], reports: list[ValidationReport], reference_fps: float | None, machine: dict[str, Any]) -> ExtraInfo:
+    """The case's ``extra_info`` from its rounds and validation reports."""
+    problems: list[str] = []
+    for report in reports:
+        for problem in report.problems:
+            if problem not in problems:
+                problems.append(problem)
+    fps_all = [r.fps for r in rounds]
+    fps = median(fps_all)
+    if case.is_reference:
+        speedup: float | None = 1.0
+    else:
+        speedup = None if not reference_fps else fps / reference_fps
+    return ExtraInfo(
+        renderer=case.renderer,
+        workers=case.workers,
+        encoder=case.encoder.label,
+        workload=case.workload,
+        preset=case.preset,
+        executor=case.executor,
+        frames=rounds[0].result.frames,
+        fps=fps,
+        fps_all=fps_all,
+        speedup=speedup,
+        cpu_util=median([r.usage.cpu_util for r in rounds]),
+        cpu_seconds=median([r.usage.cpu_seconds for r in rounds]),
+        peak_rss=max(r.usage.peak_rss for r in rounds),
+        stages=_median_stages(rounds),
+        valid=not problems,
+        problems=problems,
+        machine=machine,
+        reference=case.reference,
+        wall=median([r.usage.wall for r in rounds]),
+        harness_overhead=max(r.usage.overhead_fraction for r in rounds),
+    )
+
+
+class CaseRunner:
+    """Runs cases for one session; :meth:`run` is what the ``render_and_measure`` fixture calls."""
+
+    def __init__(
+        self,
+        references: References,
+        renderer: Callable[[str], Renderer | None],
+        workdir: Callable[[], Path],
+        rounds: int,
+        machine: Callable[[], dict[str, Any]],
+    ) -> None:
+        self.references = references
+        self._renderer = renderer
+        self._workdir = workdir
+        self.rounds = rounds
+        self._machine = machine
+
+    def _job(self, case: Case, output: Path) -> RenderJob:
+        assert case.source is not None
+        return RenderJob(
+            source=case.source, output=output, workers=case.workers, encoder=case.encoder,
+            executor=case.executor,
+        )  # fmt: skip
+
+    def run(self, case: Case, benchmark: Any, reference_fps: Callable[[Case], float | None]) -> tuple[ExtraInfo, list[ValidationReport]]:
+        """Time, validate and describe ``case``; ``benchmark`` is pytest-benchmark's fixture.
+
+        Render errors propagate (the test errors; for a reference case the reference is marked
+        failed). The caller stores the returned ``extra_info`` and raises for an invalid one.
+        """
+        renderer = self._renderer(case.renderer)
+        if renderer is None or case.source is None:
+            raise LookupError(f"renderer {case.renderer!r} or the source of {case.id} is not available")
+        rounds: list[Round] = []
+        folder = self._workdir()
+        stem = _slug(case.id)
+
+        def setup() -> tuple[tuple[Path], dict[str, Any]]:
+            path = folder / f"{stem}-round{len(rounds) + 1}{output_suffix(case.encoder)}"
+            with contextlib.suppress(OSError):
+                path.unlink(missing_ok=True)
+            return (path,), {}
+
+        def render(path: Path) -> None:
+            job = self._job(case, path)
+            monitor = TreeMonitor()
+            with monitor:
+                result = renderer.render(job)
+            assert monitor.usage is not None
+            rounds.append(Round(path, job, result, monitor.usage))
+
+        try:
+            benchmark.pedantic(render, setup=setup, rounds=self.rounds, iterations=1)
+        except Exception as exc:
+            if case.is_reference:
+                self.references.record_reference(case, None, f"{case.renderer} failed: {type(exc).__name__}: {exc}")
+            raise
+        reports = [self.references.check(case, r.job, r.output) for r in rounds]
+        kept: Path | None = None
+        if case.is_reference:
+            good = next((rep for rep in reports if rep.ok), None)
+            if good is not None:
+                kept = good.path
+                self.references.record_reference(case, good.path, psnr=good.psnr)
+            else:
+                self.references.record_reference(case, None, f"{case.renderer}'s output is invalid")
+        info = summarise(case, rounds, reports, reference_fps(case), self._machine())
+        for r, report in zip(rounds, reports, strict=True):
+            # Valid outputs go at once (full-HD files add up); invalid ones stay to be looked at.
+            if report.ok and r.output != kept:
+                with contextlib.suppress(OSError):
+                    r.output.unlink(missing_ok=True)
+        return info, reports
+
+
+def raise_if_invalid(case: Case, info: ExtraInfo) -> None:
+    if not info["valid"]:
+        raise ValidationFailed(f"{case.id} output", info["problems"])
+
+
+def row_of(info: ExtraInfo, name: str) -> Row:
+    from harness.results import row_from_info
+
+    return row_from_info(info, name)

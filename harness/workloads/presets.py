@@ -1,0 +1,65 @@
+"""The benchmark's workloads at their two sizes: ``(workload, preset) -> Source``.
+
+``smoke`` is tiny (seconds, for CI and tests); ``full`` is what the published numbers use:
+the 1920x1080 30 fps 10 s slideshow of the seed, and the Manim explainer at ``-qh``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from impls.errors import InvalidSource
+from impls.protocol import ClipSource, Source
+from harness.workloads import FRAME_INDEX, SLIDESHOW
+
+#: How each workload's outputs are checked against the reference (harness.validate modes).
+VALIDATION_MODE = {"slideshow": "auto", "frame_index": "index", "explainer": "auto"}
+
+_CLIPS: dict[tuple[str, str], ClipSource] = {
+    ("slideshow", "smoke"): ClipSource(
+        SLIDESHOW, {"width": 320, "height": 180, "fps": 30, "duration": 1.0, "images": 2, "crossfade": 0.25}
+    ),
+    ("slideshow", "full"): ClipSource(SLIDESHOW, {"width": 1920, "height": 1080, "fps": 30, "duration": 10.0}),
+    ("frame_index", "smoke"): ClipSource(FRAME_INDEX, {"width": 160, "height": 120, "fps": 30, "duration": 1.0}),
+    ("frame_index", "full"): ClipSource(FRAME_INDEX, {"width": 1920, "height": 1080, "fps": 30, "duration": 10.0}),
+}  # fmt: skip
+
+_MANIM_QUALITY = {"smoke": "l", "full": "h"}
+
+
+@dataclass(frozen=True)
+class Workload:
+    """A named benchmark input at one preset; ``source`` is None when it cannot be built here."""
+
+    name: str
+    preset: str
+    source: Source | None
+    mode: str = "auto"
+    unavailable: str | None = None  # why ``source`` is None
+
+
+def _explainer(preset: str) -> Source:
+    # The explainer lives in its own module, which needs manim; build it only when asked for.
+    module = importlib.import_module("harness.workloads.explainer")
+    factory: Callable[..., Source] | None = getattr(module, "source", None)
+    if factory is None:
+        raise InvalidSource("harness.workloads.explainer has no source(quality=...) function")
+    return factory(quality=_MANIM_QUALITY[preset])
+
+
+NAMES = ("slideshow", "frame_index", "explainer")
+
+
+def workload(name: str, preset: str) -> Workload:
+    """The workload ``name`` at ``preset``; an unknown name raises KeyError listing the known ones."""
+    if name not in NAMES:
+        raise KeyError(f"unknown workload {name!r}; known: {', '.join(NAMES)}")
+    mode = VALIDATION_MODE.get(name, "auto")
+    if (name, preset) in _CLIPS:
+        return Workload(name, preset, _CLIPS[name, preset], mode)
+    try:
+        return Workload(name, preset, _explainer(preset), mode)
+    except Exception as exc:  # a broken optional workload is reported, never fatal to collection
+        return Workload(name, preset, None, mode, unavailable=f"workload {name!r} cannot be built: {exc}")
