@@ -71,6 +71,8 @@ def narration(seconds: float, seed: int, rate: int = NARRATION_RATE) -> np.ndarr
     position = int(0.1 * rate)
     while position < total - int(0.25 * rate):
         for _ in range(int(rng.integers(2, 5))):  # syllables of a word
+            if position >= total:
+                break
             piece = _syllable(rng, float(rng.uniform(0.09, 0.22)), rate)
             end = min(total, position + piece.size)
             out[position:end] += piece[: end - position]
