@@ -10,8 +10,11 @@ priming gap at every seam).
 Options (``job.options``):
 
 - ``chunks``: number of segments. Default ``3 * workers`` (so a slow chunk does not leave the
-  other cores idle at the end), with at least 15 frames per chunk (an ffmpeg start and a
-  keyframe per chunk are not free) but never fewer chunks than workers.
+  other cores idle at the end), with at least 40 frames per chunk, but never fewer chunks than
+  workers. Short chunks cost quality at the same crf: the encoder cannot look past a chunk's
+  end (x264 medium looks 40 frames ahead) and each chunk starts on a keyframe. Measured with
+  libx264 medium crf 23, PSNR against the source frames versus one whole encode: 60-frame
+  chunks -0.03 dB, 30 -0.24 dB, 20 -0.46 dB, 15 -0.58 dB (320x180 slideshow, 120 frames).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from impls.parallel import ClipRender, int_option, render_clip, supports_clip
 from impls.protocol import RenderJob, RenderResult, Source
 
 CHUNKS_PER_WORKER = 3
-MIN_CHUNK_FRAMES = 15
+MIN_CHUNK_FRAMES = 40
 
 
 def default_chunks(frames: int, workers: int) -> int:

@@ -88,7 +88,14 @@ class Dispatcher(Generic[R]):
 
     def _submit(self, entry: _Entry[R]) -> None:
         pool = self.pool
-        entry.future = pool.executor.submit(entry.task.fn, *entry.task.args)
+        try:
+            entry.future = pool.executor.submit(entry.task.fn, *entry.task.args)
+        except Exception as error:
+            if not pool.is_worker_loss(error):
+                raise
+            # The pool broke before this submit: record the loss like one seen on a future.
+            entry.future = Future()
+            entry.future.set_exception(error)
         entry.started = None
         note = getattr(pool, "note_submitted", None)
         if note is not None:

@@ -205,12 +205,15 @@ class LocalPool:
         return isinstance(error, BrokenProcessPool)
 
     def loss_detail(self) -> str:
-        dead = []
+        dead: dict[int, int] = {}
         for pid, process in self._processes().items():
             process.join(timeout=0.5)
             if process.exitcode not in (None, 0):
-                dead.append(f"pid {pid} {_describe_exit(process.exitcode)}")
-        return ", ".join(dead) or "a worker process exited abruptly"
+                dead[pid] = process.exitcode
+        # Once one worker dies, the executor SIGTERMs the others: those are not the news.
+        culprits = {pid: code for pid, code in dead.items() if code != -signal.SIGTERM} or dead
+        described = [f"pid {pid} {_describe_exit(code)}" for pid, code in culprits.items()]
+        return ", ".join(described) or "a worker process exited abruptly"
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -1,0 +1,59 @@
+"""Clip factories with a fault injected at one frame, for the failure tests.
+
+They wrap the ``frame_index`` workload, so a render that survives the fault can be compared
+with the baseline's frame_index output. Faults fire in worker processes only unless said
+otherwise (the parent builds the clip for its checks but never computes a frame).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+from harness.workloads import frame_index
+
+FAULTS = ("raise", "raise_in_worker", "kill_once", "kill_always", "hang")
+
+
+class Boom(Exception):
+    """A user exception with its own constructor (such exceptions often do not pickle)."""
+
+    def __init__(self, index: int, why: str) -> None:
+        super().__init__(f"boom at frame {index}: {why}")
+        self.index = index
+
+
+def make(fault: str, at: int, marker: str | None = None, **kwargs: Any) -> Any:
+    """frame_index clip whose frame ``at`` fails per ``fault``.
+
+    raise: every process raises; raise_in_worker: only pool workers raise (the parent's
+    baseline fallback renders it fine); kill_once: the first worker to reach the frame
+    SIGKILLs itself (``marker`` records that it happened); kill_always: every worker does;
+    hang: the frame never returns.
+    """
+    if fault not in FAULTS:
+        raise ValueError(f"unknown fault {fault!r}")
+    clip = frame_index.make(**kwargs)
+    fps = clip.fps
+    inner = clip.frame_function
+
+    def frame_function(t: float) -> Any:
+        index = int(round(t * fps))
+        if index == at:
+            in_worker = multiprocessing.parent_process() is not None
+            if fault == "raise" or (fault == "raise_in_worker" and in_worker):
+                raise Boom(index, "user code failed")
+            if fault == "kill_always" and in_worker:
+                os.kill(os.getpid(), signal.SIGKILL)
+            if fault == "kill_once" and in_worker and marker and not Path(marker).exists():
+                Path(marker).write_text(str(os.getpid()))
+                os.kill(os.getpid(), signal.SIGKILL)
+            if fault == "hang" and in_worker:
+                time.sleep(3600)
+        return inner(t)
+
+    return clip.with_updated_frame_function(frame_function)
