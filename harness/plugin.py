@@ -86,16 +86,13 @@ def renderbench_case(request: pytest.FixtureRequest) -> Case:
 
 
 @pytest.fixture
-def render_and_measure(
-    request: pytest.FixtureRequest, benchmark: object, tmp_path_factory: pytest.TempPathFactory
-) -> RenderAndMeasure:
+def render_and_measure(request: pytest.FixtureRequest, benchmark: object) -> RenderAndMeasure:
     """Render a case for the configured rounds, measure, validate and record it.
 
     Returns the case's :class:`~harness.results.Row`; raises ``ValidationFailed`` (the test
     fails) when an output is invalid, after recording it as invalid.
     """
     session = request.config.stash[SESSION]
-    session.use_tmp_factory(tmp_path_factory)
     if session.xdist:
         pytest.skip(XDIST_REASON)
 

@@ -93,7 +93,8 @@ class Winner:
             return f"{where}: {row.renderer} - no renderer beat the reference ({row.fps:.2f} fps)"
         executor = "" if row.executor == "local" else f", {row.executor}"
         return (
-            f"{where}: {row.renderer} with {row.workers} workers{executor} - {row.fps:.2f} fps, "
+            f"{where}: {row.renderer} with {row.workers} worker{'' if row.workers == 1 else 's'}{executor}"
+            f" - {row.fps:.2f} fps, "
             f"{format_speedup(row.speedup)} {row.reference or 'reference'}"
         )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import shutil
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -97,12 +98,14 @@ class CaseRunner:
         references: References,
         renderer: Callable[[str], Renderer | None],
         workdir: Callable[[], Path],
+        invalid_dir: Callable[[], Path],
         rounds: int,
         machine: Callable[[], dict[str, Any]],
     ) -> None:
         self.references = references
         self._renderer = renderer
         self._workdir = workdir
+        self._invalid_dir = invalid_dir
         self.rounds = rounds
         self._machine = machine
 
@@ -155,12 +158,17 @@ class CaseRunner:
                 self.references.record_reference(case, good.path, psnr=good.psnr)
             else:
                 self.references.record_reference(case, None, f"{case.renderer}'s output is invalid")
-        info = summarise(case, rounds, reports, reference_fps(case), self._machine())
         for r, report in zip(rounds, reports, strict=True):
-            # Valid outputs go at once (full-HD files add up); invalid ones stay to be looked at.
-            if report.ok and r.output != kept:
+            if r.output == kept:
+                continue
+            if report.ok:  # valid outputs go at once: full-HD files add up
                 with contextlib.suppress(OSError):
                     r.output.unlink(missing_ok=True)
+            elif r.output.exists():  # invalid ones are kept for a look, outside the scratch folder
+                keep = self._invalid_dir() / r.output.name
+                shutil.move(r.output, keep)
+                report.problems.append(f"the invalid output is kept as {keep}")
+        info = summarise(case, rounds, reports, reference_fps(case), self._machine())
         return info, reports
 
 

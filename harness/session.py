@@ -9,6 +9,8 @@ writes the Markdown report and plots, and prints the table.
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,10 @@ from harness.workloads.presets import Workload
 from impls.machine import machine_facts
 from impls.protocol import ClipSource, EncoderSpec, Renderer, Source
 from impls.registry import RENDERERS
+
+MARKER_KEYWORDS = frozenset(
+    {"source", "workload", "mode", "renderers", "workers", "encoders", "workloads", "reference"}
+)
 
 XDIST_REASON = (
     "renderbench does not time cases under pytest-xdist: parallel tests compete for the cores "
@@ -61,9 +67,10 @@ class RenderbenchSession:
         self.notes: list[str] = []
         self.written: list[Path] = []
         self._workdir: Path | None = None
-        self._tmp_factory: pytest.TempPathFactory | None = None
         self.references = References(self.workdir, self.renderers.get)
-        self.runner = CaseRunner(self.references, self.renderers.get, self.workdir, settings.rounds, machine_facts)
+        self.runner = CaseRunner(
+            self.references, self.renderers.get, self.workdir, self.invalid_dir, settings.rounds, machine_facts
+        )
         self.previous: Run | None = None
         self._load_previous()
 
@@ -94,17 +101,22 @@ class RenderbenchSession:
             raise pytest.UsageError(f"--renderbench-compare: {exc}") from None
 
     def workdir(self) -> Path:
+        """This session's scratch folder (outputs, references, generated inputs), removed at the end."""
         if self._workdir is None:
-            if self._tmp_factory is not None:
-                self._workdir = self._tmp_factory.mktemp("renderbench")
-            else:
-                import tempfile
-
-                self._workdir = Path(tempfile.mkdtemp(prefix="renderbench-"))
+            self._workdir = Path(tempfile.mkdtemp(prefix="renderbench-"))
         return self._workdir
 
-    def use_tmp_factory(self, factory: pytest.TempPathFactory) -> None:
-        self._tmp_factory = factory
+    def invalid_dir(self) -> Path:
+        """Where invalid outputs are kept for a look (the scratch folder is removed)."""
+        path = self.settings.results_dir / "invalid"
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def pytest_unconfigure(self) -> None:
+        self.references.cleanup()
+        if self._workdir is not None:
+            shutil.rmtree(self._workdir, ignore_errors=True)
+            self._workdir = None
 
     # -- collection --------------------------------------------------------------------------
 
@@ -118,7 +130,7 @@ class RenderbenchSession:
             return [Workload(name, "custom", source, str(kwargs.get("mode", "auto")))]
         names = _listed(kwargs.get("workloads")) or self.settings.workloads
         try:
-            return [presets.workload(name, self.settings.preset) for name in names]
+            return [presets.workload(name, self.settings.preset, self.workdir) for name in names]
         except KeyError as exc:
             raise pytest.UsageError(str(exc.args[0])) from None
 
@@ -126,9 +138,18 @@ class RenderbenchSession:
         """Parametrise ``renderbench_case`` with the matrix (options, or the marker's overrides)."""
         marker = metafunc.definition.get_closest_marker("renderbench")
         kwargs = marker.kwargs if marker is not None else {}
+        unknown = set(kwargs) - MARKER_KEYWORDS
+        if unknown:
+            raise pytest.UsageError(
+                f"{metafunc.definition.nodeid}: renderbench marker has no keyword(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(MARKER_KEYWORDS))}"
+            )
         names = _listed(kwargs.get("renderers"))
         if names is None:
             names = self.settings.renderers
+        reference = kwargs.get("reference")
+        if names is not None and reference is not None and reference not in names:
+            names = (reference, *names)
         try:
             loaded, broken = matrix.load_renderers(names, RENDERERS)
         except KeyError as exc:
@@ -150,7 +171,7 @@ class RenderbenchSession:
             self.settings.executors,
             encoder_problem=matrix.encoder_problem,
             executor_problem=matrix.executor_problem,
-            reference=kwargs.get("reference"),
+            reference=reference,
         )
         params = []
         for case in cases:
@@ -162,18 +183,29 @@ class RenderbenchSession:
     def case_for(self, item_nodeid: str, case_id: str) -> Case:
         return self.cases[(item_nodeid.split("[", 1)[0], case_id)]
 
-    def _is_reference_item(self, item: pytest.Item) -> bool:
+    def _case_of(self, item: pytest.Item) -> Case | None:
         callspec = getattr(item, "callspec", None)
         if callspec is None or "renderbench_case" not in callspec.params:
-            return False
-        case = self.cases.get((item.nodeid.split("[", 1)[0], callspec.params["renderbench_case"]))
-        return case is not None and case.is_reference
+            return None
+        return self.cases.get((item.nodeid.split("[", 1)[0], callspec.params["renderbench_case"]))
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
-        # Reference cases first (in the slots renderbench items already hold): every other
-        # output is validated against the reference's, and speedups divide by its fps.
-        slots = [i for i, item in enumerate(items) if "renderbench_case" in getattr(item, "fixturenames", ())]
-        ordered = sorted((items[i] for i in slots), key=lambda item: not self._is_reference_item(item))
+        # Within the slots renderbench items already hold: each workload x encoder together,
+        # its reference case first (other outputs are validated against the reference's, and
+        # speedups divide by its fps).
+        slots = [i for i, item in enumerate(items) if self._case_of(item) is not None]
+        first_seen: dict[tuple[str, str, str], int] = {}
+        for i in slots:
+            case = self._case_of(items[i])
+            assert case is not None
+            first_seen.setdefault(case.group, i)
+
+        def key(item: pytest.Item) -> tuple[int, bool]:
+            case = self._case_of(item)
+            assert case is not None
+            return (first_seen[case.group], not case.is_reference)
+
+        ordered = sorted((items[i] for i in slots), key=key)
         for slot, item in zip(slots, ordered, strict=True):
             items[slot] = item
 
@@ -224,10 +256,7 @@ class RenderbenchSession:
         # Before pytest-benchmark's own sessionfinish, which writes the JSON files.
         if self.rows or self.failures:
             self._finish(session)
-        try:
-            return (yield)
-        finally:
-            self.references.cleanup()
+        return (yield)
 
     def _finish(self, session: pytest.Session) -> None:
         rows = self._finish_rows()

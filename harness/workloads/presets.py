@@ -6,11 +6,10 @@ the 1920x1080 30 fps 10 s slideshow of the seed, and the Manim explainer at ``-q
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
-from impls.errors import InvalidSource
 from impls.protocol import ClipSource, Source
 from harness.workloads import FRAME_INDEX, SLIDESHOW
 
@@ -40,26 +39,30 @@ class Workload:
     unavailable: str | None = None  # why ``source`` is None
 
 
-def _explainer(preset: str) -> Source:
-    # The explainer lives in its own module, which needs manim; build it only when asked for.
-    module = importlib.import_module("harness.workloads.explainer")
-    factory: Callable[..., Source] | None = getattr(module, "source", None)
-    if factory is None:
-        raise InvalidSource("harness.workloads.explainer has no source(quality=...) function")
-    return factory(quality=_MANIM_QUALITY[preset])
+def _explainer(preset: str, inputs: Path) -> Source:
+    from harness.workloads import explainer
+
+    if preset == "smoke":
+        # Two short scenes; the outro's narration outlasts it, so held frames are exercised.
+        return explainer.source(inputs / "explainer-smoke", quality="l", scenes=("Intro", "Outro"))
+    return explainer.source(inputs / "explainer-full", quality=_MANIM_QUALITY[preset])
 
 
 NAMES = ("slideshow", "frame_index", "explainer")
 
 
-def workload(name: str, preset: str) -> Workload:
-    """The workload ``name`` at ``preset``; an unknown name raises KeyError listing the known ones."""
+def workload(name: str, preset: str, inputs: Callable[[], Path]) -> Workload:
+    """The workload ``name`` at ``preset``; an unknown name raises KeyError listing the known ones.
+
+    ``inputs()`` is a directory for generated input files (the explainer's narration), asked
+    for only when a workload needs one.
+    """
     if name not in NAMES:
         raise KeyError(f"unknown workload {name!r}; known: {', '.join(NAMES)}")
     mode = VALIDATION_MODE.get(name, "auto")
     if (name, preset) in _CLIPS:
         return Workload(name, preset, _CLIPS[name, preset], mode)
     try:
-        return Workload(name, preset, _explainer(preset), mode)
+        return Workload(name, preset, _explainer(preset, inputs()), mode)
     except Exception as exc:  # a broken optional workload is reported, never fatal to collection
         return Workload(name, preset, None, mode, unavailable=f"workload {name!r} cannot be built: {exc}")

@@ -1,0 +1,88 @@
+"""Fake renderers for the plugin's own tests: real tiny files, no MoviePy, a few ms of ffmpeg.
+
+Every fake writes ffmpeg's ``testsrc2`` pattern with the frame count, size and rate the tiny
+``frame_index`` source asks for, so a fake's output passes real validation against another
+fake's (the same frames through the same encoder). ``drop`` writes fewer frames: an invalid
+output. ``delay`` stands in for rendering work, so speedups are predictable.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+from pathlib import Path
+
+from harness.workloads import FRAME_INDEX
+from impls import ffmpeg
+from impls.protocol import ClipSource, ManimSource, RenderJob, RenderResult, Source
+from impls.registry import RENDERERS
+
+#: 12 frames of 64x48 at 24 fps, no audio.
+TINY = ClipSource(FRAME_INDEX, {"width": 64, "height": 48, "fps": 24, "duration": 0.5})
+
+
+class FakeRenderer:
+    def __init__(self, name: str, delay: float = 0.0, drop: int = 0, manim: bool = False, unavailable: str | None = None) -> None:
+        self.name = name
+        self.delay = delay
+        self.drop = drop
+        self.manim = manim
+        self.unavailable = unavailable
+
+    def unavailable_reason(self) -> str | None:
+        return self.unavailable
+
+    def supports(self, source: Source) -> bool:
+        return isinstance(source, ManimSource) if self.manim else isinstance(source, ClipSource)
+
+    def render(self, job: RenderJob) -> RenderResult:
+        assert isinstance(job.source, ClipSource)
+        kwargs = job.source.kwargs
+        rate = Fraction(kwargs["fps"])
+        frames = int(kwargs["duration"] * kwargs["fps"]) - self.drop
+        started = time.perf_counter()
+        time.sleep(self.delay)
+        with ffmpeg.atomic_output(job.output) as tmp:
+            ffmpeg.run(
+                ["-loglevel", "error", "-y", "-f", "lavfi",
+                 "-i", f"testsrc2=s={kwargs['width']}x{kwargs['height']}:r={rate}",
+                 "-frames:v", str(frames), *ffmpeg.encoder_args(job.encoder), str(tmp)],
+                f"fake renderer {self.name}",
+            )  # fmt: skip
+        wall = time.perf_counter() - started
+        return RenderResult(
+            output=Path(job.output), renderer=self.name, frames=frames,
+            duration=float(frames / rate), fps=rate, wall=wall,
+            stages={"sleep": self.delay, "encode": wall - self.delay},
+        )  # fmt: skip
+
+
+FAKES = (
+    FakeRenderer("fake-ref", delay=0.4),
+    FakeRenderer("fake", delay=0.02),
+    FakeRenderer("fake-slow", delay=0.8),
+    FakeRenderer("fake-wrong", delay=0.0, drop=1),
+    FakeRenderer("fake-manim", manim=True),
+    FakeRenderer("fake-gpu", unavailable="needs a GPU this machine lacks"),
+)
+
+
+def register() -> None:
+    for fake in FAKES:
+        RENDERERS.register(fake)
+
+
+def unregister() -> None:
+    for fake in FAKES:
+        RENDERERS.unregister(fake.name)
+
+
+@contextmanager
+def registered() -> Iterator[None]:
+    register()
+    try:
+        yield
+    finally:
+        unregister()
