@@ -24,6 +24,9 @@ from harness.workloads.presets import Workload
 #: Reference renderers in order of preference; the first that supports a source is its reference.
 REFERENCE_RENDERERS = ("baseline", "manim-serial")
 
+#: Renderer of the one skipped case standing for a workload that cannot be built here.
+NO_RENDERER = "-"
+
 
 @dataclass(frozen=True)
 class Case:
@@ -42,6 +45,8 @@ class Case:
 
     @property
     def id(self) -> str:
+        if self.renderer == NO_RENDERER:
+            return f"{self.workload}-unavailable"
         base = f"{self.renderer}-w{self.workers}-{self.encoder.label}-{self.workload}"
         return base if self.executor == "local" else f"{base}-{self.executor}"
 
@@ -106,7 +111,7 @@ def generate(
     for load in workloads:
         if load.source is None:
             cases.append(
-                Case("-", workers[0], encoders[0], load.name, load.preset, skip=load.unavailable or "unavailable")
+                Case(NO_RENDERER, workers[0], encoders[0], load.name, load.preset, skip=load.unavailable or "unavailable")
             )
             continue
         source = load.source
