@@ -376,22 +376,35 @@ def mux_audio(video: Path, audio: Path, output: Path) -> None:
 def still_tail(
     video: Path, last_index: int, count: int, rate: Fraction, encoder: EncoderSpec, output: Path
 ) -> None:
-    """Encode ``count`` copies of frame ``last_index`` of ``video`` into ``output``.
+    """Encode ``count`` copies of the last frame (index ``last_index``) of ``video`` into ``output``.
 
     Concatenated after ``video`` it holds the last frame (tpad ``stop_mode=clone``) while
     leaving ``video`` itself untouched: only the held frames are encoded, not the whole scene
     again (which would cost a full encode and a generation of quality loss).
     """
-    chain = (
-        f"select='eq(n\\,{last_index})',tpad=stop={count - 1}:stop_mode=clone,"
-        "setpts=N/FRAME_RATE/TB"
-    )
+    clone = f"tpad=stop={count - 1}:stop_mode=clone,setpts=N/FRAME_RATE/TB"
+    out = [
+        "-fps_mode", "passthrough", "-r", rate_arg(rate), "-frames:v", str(count), "-an",
+        *encoder_args(encoder), str(output),
+    ]  # fmt: skip
+    what = f"ffmpeg holding the last frame of {Path(video).name} for {count} frames"
+    # Fast: seek to the last few frames and take the last one decoded (reverse buffers only
+    # those), instead of decoding the whole scene.
     run(
-        ["-loglevel", "error", "-y", "-i", str(video), "-map", "0:v:0", "-vf", chain,
-         "-fps_mode", "passthrough", "-r", rate_arg(rate), "-frames:v", str(count), "-an",
-         *encoder_args(encoder), str(output)],
-        f"ffmpeg holding the last frame of {Path(video).name} for {count} frames",
+        ["-loglevel", "error", "-y", "-sseof", f"-{float(4 / rate):.6f}", "-i", str(video),
+         "-map", "0:v:0", "-vf", f"reverse,trim=end_frame=1,{clone}", *out],
+        what,
     )  # fmt: skip
+    if count_packets(output) == count:
+        return
+    # A seek that found no frame: decode everything and pick the frame by its index.
+    run(
+        ["-loglevel", "error", "-y", "-i", str(video), "-map", "0:v:0",
+         "-vf", f"select='eq(n\\,{last_index})',{clone}", *out],
+        what,
+    )  # fmt: skip
+    if count_packets(output) != count:
+        raise FFmpegError(what, 0, f"frame {last_index} not found in {Path(video).name}")
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from impls.manim import cli
 from impls.manim.assemble import AUDIO_RATE
 from impls.manim.count import SceneCount
 from impls.manim.ranges import balanced_ranges, plan_units
-from impls.protocol import ManimSource, RenderJob, RenderResult
+from impls.protocol import EncoderSpec, ManimSource, RenderJob, RenderResult
 from impls.registry import get_renderer
 
 # Frame counts at -ql (15 fps), by manim's arithmetic: animations give len(arange(0, t, 1/15)),
@@ -189,6 +189,31 @@ def test_padding_adds_held_frames_and_silence(ws: Workspace, private_tmp: Path) 
     for held in pictures[SHORT_FRAMES:]:
         assert np.abs(held - last).max() <= 16
     assert (np.abs(pictures[0] - last) > 40).sum() > 1000  # while the scene itself changes
+
+
+def test_still_tail_seeks_and_falls_back_to_decoding_everything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    video = tmp_path / "count.mp4"
+    ffmpeg.run(
+        ["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=15:duration=2",
+         *ffmpeg.encoder_args(EncoderSpec()), str(video)],
+        "making a test video",
+    )  # fmt: skip
+    last = ffmpeg.framemd5(video)[-1]
+    fast, slow = tmp_path / "fast.mp4", tmp_path / "slow.mp4"
+    ffmpeg.still_tail(video, 29, 6, FPS, EncoderSpec(crf=0), fast)
+    real_count = ffmpeg.count_packets
+    calls: list[Path] = []
+
+    def seek_found_nothing(path: Path) -> int:
+        calls.append(path)
+        return 0 if len(calls) == 1 else real_count(path)
+
+    monkeypatch.setattr(ffmpeg, "count_packets", seek_found_nothing)
+    ffmpeg.still_tail(video, 29, 6, FPS, EncoderSpec(crf=0), slow)
+    assert len(calls) == 2  # the fallback ran and was checked
+    assert ffmpeg.framemd5(fast) == ffmpeg.framemd5(slow) == [last] * 6
 
 
 def test_same_class_name_in_two_scripts_do_not_collide(tmp_path: Path) -> None:

@@ -35,11 +35,16 @@ AUDIO_RATE = 48000
 
 @dataclass
 class SceneClip:
-    """A rendered scene: its video files in order (one, or one per animation range)."""
+    """A rendered scene: its video files in order (one, or one per animation range).
+
+    ``held`` frames of its last picture follow it, encoded into ``tail`` by :func:`hold`.
+    """
 
     scene: str
     segments: list[tuple[Path, int]]  # (file, frames)
     rate: Fraction
+    held: int | None = None  # None: not decided yet
+    tail: Path | None = None
 
     @property
     def frames(self) -> int:
@@ -83,6 +88,19 @@ def held_frames(clip: SceneClip, audio_seconds: Fraction | None, padding: Fracti
     return target - clip.frames + round(padding * clip.rate)
 
 
+def hold(clip: SceneClip, plan: ManimPlan, encoder: EncoderSpec, workdir: Path, tag: str) -> SceneClip:
+    """Decide ``clip``'s held frames and encode them (once; renderers call it as scenes finish,
+    so that the encoding overlaps the scenes still rendering)."""
+    if clip.held is not None:
+        return clip
+    clip.held = held_frames(clip, plan.audio_seconds.get(clip.scene), plan.padding)
+    if clip.held > 0:
+        last_path, last_frames = clip.segments[-1]
+        clip.tail = workdir / f"hold-{tag}.mp4"
+        ffmpeg.still_tail(last_path, last_frames - 1, clip.held, clip.rate, encoder, clip.tail)
+    return clip
+
+
 def assemble(
     clips: list[SceneClip],
     plan: ManimPlan,
@@ -106,17 +124,13 @@ def assemble(
     layout: list[dict[str, Any]] = []
     start = 0
     for index, clip in enumerate(clips):
-        hold = held_frames(clip, plan.audio_seconds.get(clip.scene), plan.padding)
+        hold(clip, plan, encoder, workdir, f"late-{index:04d}")
+        held = clip.held or 0
         segments += [path for path, _ in clip.segments]
-        if hold > 0:
-            last_path, last_frames = clip.segments[-1]
-            tail = workdir / f"hold-{index:04d}.mp4"
-            ffmpeg.still_tail(last_path, last_frames - 1, hold, rate, encoder, tail)
-            segments.append(tail)
-        layout.append(
-            {"scene": clip.scene, "start": start, "frames": clip.frames, "held": hold}
-        )
-        start += clip.frames + hold
+        if clip.tail is not None:
+            segments.append(clip.tail)
+        layout.append({"scene": clip.scene, "start": start, "frames": clip.frames, "held": held})
+        start += clip.frames + held
     stages["hold"] = time.perf_counter() - started
 
     started = time.perf_counter()

@@ -32,7 +32,7 @@ from pathlib import Path
 from impls import ffmpeg
 from impls.errors import InvalidJob, SceneFailed
 from impls.manim import cli, pool
-from impls.manim.assemble import SceneClip, clip_from_files
+from impls.manim.assemble import SceneClip, clip_from_files, hold
 from impls.manim.count import SceneCount, count_scenes
 from impls.manim.preflight import COMMON_OPTIONS, prepare_manim_job
 from impls.manim.scenes import ManimScenesRenderer
@@ -147,27 +147,32 @@ class ManimRangesRenderer(ManimScenesRenderer):
                 files: dict[int, list[tuple[int, Path]]] = {}
                 failures: dict[int, SceneFailed] = {}
                 retries = 0
+                clips: dict[int, SceneClip] = {}
+                fallback: list[int] = []
+                remaining = {unit.index: 0 for unit in units}
+                for unit in units:
+                    remaining[unit.index] += 1
                 for outcome in pool.run_tasks(tasks, workers, plan.run_id, job.retries):
                     retries += outcome.retries
                     unit = units[outcome.index]
+                    remaining[unit.index] -= 1
                     if outcome.error is not None:
                         failures.setdefault(unit.index, outcome.error)
                         continue
                     assert outcome.video is not None and outcome.video.path is not None
                     start = unit.animations[0] if unit.animations else 0
                     files.setdefault(unit.index, []).append((start, Path(outcome.video.path)))
-
-                clips: dict[int, SceneClip] = {}
-                fallback: list[int] = []
-                for index, pieces in files.items():
-                    if index in failures:
+                    if remaining[unit.index] or unit.index in failures:
                         continue
-                    clip = clip_from_files(plan.scenes[index], [p for _, p in sorted(pieces)])
-                    if self._verified(clip, counts[index], units, index):
-                        clips[index] = clip
+                    # The scene's last range is in: verify it and hold its last frame while
+                    # other scenes still render.
+                    pieces = [path for _, path in sorted(files[unit.index])]
+                    clip = clip_from_files(unit.scene, pieces)
+                    if self._verified(clip, counts[unit.index], units, unit.index):
+                        clips[unit.index] = hold(clip, plan, job.encoder, work, str(unit.index))
                         progress(clip.frames)
                     else:
-                        fallback.append(index)
+                        fallback.append(unit.index)
                 if fallback:
                     # Render whole what did not verify; the ranges' frames are discarded.
                     whole = [
@@ -180,8 +185,9 @@ class ManimRangesRenderer(ManimScenesRenderer):
                             failures[index] = outcome.error
                             continue
                         assert outcome.video is not None and outcome.video.path is not None
-                        clips[index] = clip_from_files(plan.scenes[index], [Path(outcome.video.path)])
-                        progress(clips[index].frames)
+                        clip = clip_from_files(plan.scenes[index], [Path(outcome.video.path)])
+                        clips[index] = hold(clip, plan, job.encoder, work, str(index))
+                        progress(clip.frames)
                 stages["render"] = time.perf_counter() - mark
 
                 split: dict[str, list[list[int]]] = {}

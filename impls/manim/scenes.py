@@ -20,7 +20,7 @@ from pathlib import Path
 from impls import ffmpeg
 from impls.errors import SceneFailed
 from impls.manim import cli, pool
-from impls.manim.assemble import SceneClip, clip_from_files
+from impls.manim.assemble import SceneClip, clip_from_files, hold
 from impls.manim.preflight import COMMON_OPTIONS, ManimPlan, prepare_manim_job
 from impls.protocol import ManimSource, RenderJob, RenderResult, Source
 
@@ -65,7 +65,7 @@ class ManimScenesRenderer:
                         continue
                     assert outcome.video.path is not None
                     clip = clip_from_files(outcome.task.scene, [Path(outcome.video.path)])
-                    clips[outcome.index] = clip
+                    clips[outcome.index] = hold(clip, plan, job.encoder, work, str(outcome.index))
                     progress(clip.frames)
                 stages = {"render": time.perf_counter() - render_started}
                 return pool.finish(
