@@ -35,6 +35,14 @@ from impls.protocol import ClipSource, EncoderSpec, ManimSource, RenderResult, S
 from impls.registry import RENDERERS
 
 PROG = "renderbench render"
+DESCRIPTION = (
+    "Render a MoviePy clip factory or Manim scenes with the fastest valid renderer measured "
+    "on this machine (or the one named by --method)."
+)
+USAGE = (
+    "%(prog)s pkg.module:factory OUTPUT [options]\n"
+    "       %(prog)s script.py SCENE [SCENE ...] OUTPUT [options]"
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -79,10 +87,11 @@ def _optional_int(text: str) -> int | None:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``renderbench render`` (shared by the subcommand and ``-m``)."""
+    parser.usage = USAGE
     parser.add_argument(
         "targets",
         nargs="+",
-        metavar="SOURCE ... OUTPUT",
+        metavar="ARG",
         help="'pkg.module:factory OUTPUT', or 'script.py SCENE [SCENE ...] OUTPUT' for Manim",
     )
     parser.add_argument(
@@ -153,7 +162,20 @@ def _one_line_errors(parser: argparse.ArgumentParser) -> None:
     def error(message: str) -> NoReturn:
         parser.exit(EXIT_USAGE, f"{parser.prog}: error: {message} (see --help)\n")
 
+    # As a subcommand, unknown options would be reported by the parent parser (usage block
+    # included), so they are refused here.
+    parse_known_args = parser.parse_known_args
+
+    def parse_known_args_strictly(
+        args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = parse_known_args(args, namespace)
+        if extras:
+            error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed, extras
+
     setattr(parser, "error", error)
+    setattr(parser, "parse_known_args", parse_known_args_strictly)
 
 
 def add_parser(subparsers: Any) -> argparse.ArgumentParser:
@@ -161,7 +183,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "render",
         help="render a clip factory or Manim scenes with the fastest valid renderer",
-        description=(__doc__ or "").split("\n\n")[0],
+        description=DESCRIPTION,
     )
     add_arguments(parser)
     _one_line_errors(parser)
@@ -316,7 +338,7 @@ def main(args: argparse.Namespace) -> int:
 
 def standalone(argv: Sequence[str] | None = None) -> int:
     """``python -m harness.render_cli ...``: the same command without the ``renderbench`` CLI."""
-    parser = argparse.ArgumentParser(prog=PROG, description=(__doc__ or "").split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
     add_arguments(parser)
     _one_line_errors(parser)
     return main(parser.parse_args(argv))

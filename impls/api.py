@@ -108,7 +108,7 @@ def render(
     for the chosen renderer with ``auto``, else every usable core. ``encoder``: default
     ``EncoderSpec()`` (libx264 medium crf 23). ``progress``: ``True`` draws one bar on stderr
     when it is a terminal, ``"always"`` draws it anyway, ``False`` none; a callable receives
-    the number of frames (Manim: scenes) completed instead. The other arguments are the
+    the number of frames completed instead (from any thread). The other arguments are the
     :class:`RenderJob` fields of the same names.
 
     ``result.info["method"]`` and ``result.info["method_reason"]`` say which renderer ran and
@@ -134,7 +134,7 @@ def render(
     if method == AUTO:
         kind = auto.source_kind(src)
         try:
-            choice = auto.choose(kind, lambda name: _usable(name, src))
+            choice = auto.choose(kind, lambda name: _usable(name, src), executor=executor)
         except LookupError as exc:
             raise InvalidJob(str(exc)) from exc
         name, reason = choice.method, choice.reason
@@ -150,16 +150,14 @@ def render(
             f"renderer {name!r} does not render {kind_label}; use one of: {', '.join(fitting)}"
         )
 
-    unit = "scene" if isinstance(src, ManimSource) else "frame"
     if callable(progress):
-        tracker = ProgressTracker(unit=unit, forward=progress)
+        tracker = ProgressTracker(forward=progress)
     else:
         draw = bar_wanted(bool(progress), force=progress == "always")
-        if isinstance(src, ManimSource):
-            total: int | None = len(src.scenes)
-        else:
-            total = _frame_total(src, job.fps) if draw else None
-        tracker = ProgressTracker(total, unit=unit, desc=f"{job.output.name} [{name}]", bar=draw)
+        # A clip's frame count is known once it is built; a Manim scene's only once rendered
+        # (counting them first costs a manim run), so that bar shows frames and rate, no ETA.
+        total = _frame_total(src, job.fps) if draw and isinstance(src, ClipSource) else None
+        tracker = ProgressTracker(total, desc=f"{job.output.name} [{name}]", bar=draw)
     job = dataclasses.replace(job, progress=tracker)
 
     try:
@@ -167,12 +165,11 @@ def render(
     except BaseException:
         tracker.abort()
         raise
-    tracker.finish(result.frames if tracker.unit == "frame" else None)
+    tracker.finish(result.frames)
     result.info.update(
         method=name,
         method_reason=reason,
         requested_workers=job.workers,
         progress_reported=tracker.reported,
-        progress_unit=tracker.unit,
     )
     return result

@@ -4,15 +4,18 @@ Where results come from: pytest-benchmark JSON files the harness saved, found in
 ``$RENDERBENCH_RESULTS`` (files or directories, ``os.pathsep``-separated), ``results/`` and
 ``.benchmarks/`` under the working directory; directories are searched recursively for
 ``*.json``. Each ``benchmarks[].extra_info`` row carries ``renderer``, ``workers``, ``encoder``,
-``workload``, ``fps``, ``valid`` and ``machine`` (see :mod:`impls.machine`).
+``workload``, ``preset``, ``executor``, ``fps``, ``valid`` and ``machine`` (see
+:mod:`impls.machine`).
 
 How the winner is picked:
 
 1. Keep rows that are valid (``valid is True``: a fast wrong render never wins), measured on
    this machine (same cores and CPU model), for this kind of work (renderers named
-   ``manim-*`` render Manim scenes, the others MoviePy clips), by a renderer that is available
-   now and supports the source.
-2. Rows are compared only with rows of the same workload and encoder (a "group"): a
+   ``manim-*`` render Manim scenes, the others MoviePy clips), on the executor asked for
+   (``local`` unless told otherwise), by a renderer that is available now and supports the
+   source.
+2. Rows are compared only with rows of the same workload, size preset and encoder (a
+   "group"): a
    configuration ``(renderer, workers)`` scores its median fps over its rows (rounds, repeated
    runs), and a renderer its best configuration in the group.
 3. A renderer's score is the median, over the groups it appears in, of its fps divided by the
@@ -68,6 +71,8 @@ class ResultRow:
     workers: int | None
     encoder: str
     workload: str
+    preset: str
+    executor: str
     fps: float
     valid: bool
     machine: Mapping[str, Any]
@@ -122,6 +127,8 @@ def _row(info: Mapping[str, Any], path: Path) -> ResultRow | None:
         workers=workers if isinstance(workers, int) and not isinstance(workers, bool) else None,
         encoder=str(info.get("encoder", "")),
         workload=str(info.get("workload", "")),
+        preset=str(info.get("preset", "")),
+        executor=str(info.get("executor", "local")),
         fps=float(fps),
         valid=info.get("valid") is True,
         machine=machine if isinstance(machine, Mapping) else {},
@@ -174,6 +181,7 @@ def choose(
     *,
     facts: Mapping[str, Any] | None = None,
     paths: Sequence[Path] | None = None,
+    executor: str = "local",
 ) -> Choice:
     """Pick the renderer for ``kind`` (see the module docstring for the rules).
 
@@ -181,7 +189,9 @@ def choose(
     """
     facts = machine_facts() if facts is None else facts
     paths = result_paths() if paths is None else list(paths)
-    rows = [r for r in load_rows(paths) if renderer_kind(r.renderer) == kind]
+    rows = [
+        r for r in load_rows(paths) if renderer_kind(r.renderer) == kind and r.executor == executor
+    ]
     here = [r for r in rows if same_machine(r.machine, facts)]
     valid = [r for r in here if r.valid]
     ignored: list[str] = []
@@ -203,15 +213,15 @@ def choose(
         )
         return _default(kind, available, why)
 
-    # group (workload, encoder) -> config (renderer, workers) -> fps of its rows
-    groups: dict[tuple[str, str], dict[tuple[str, int | None], list[float]]] = defaultdict(
+    # group (workload, preset, encoder) -> config (renderer, workers) -> fps of its rows
+    groups: dict[tuple[str, str, str], dict[tuple[str, int | None], list[float]]] = defaultdict(
         lambda: defaultdict(list)
     )
     for r in usable:
-        groups[(r.workload, r.encoder)][(r.renderer, r.workers)].append(r.fps)
+        groups[(r.workload, r.preset, r.encoder)][(r.renderer, r.workers)].append(r.fps)
 
     ratios: dict[str, list[float]] = defaultdict(list)
-    best_config: dict[str, tuple[float, int | None, float, tuple[str, str]]] = {}
+    best_config: dict[str, tuple[float, int | None, float, tuple[str, str, str]]] = {}
     for group, configs in groups.items():
         medians = {cfg: statistics.median(v) for cfg, v in configs.items()}
         per_renderer: dict[str, tuple[float, int | None]] = {}
@@ -230,11 +240,13 @@ def choose(
 
     ordered = sorted(ratios, key=rank, reverse=True)
     winner = ordered[0]
-    _, workers, fps, (workload, encoder) = best_config[winner]
+    _, workers, fps, (workload, preset, encoder) = best_config[winner]
     rivals = ", ".join(f"{n} {best_config[n][2]:.2f} fps" for n in ordered[1:4])
     files = tuple(dict.fromkeys(r.path for r in usable))
     at = f" at {workers} worker(s)" if workers is not None else ""
-    on = " ".join(part for part in (workload, f"[{encoder}]" if encoder else "") if part)
+    on = " ".join(
+        part for part in (workload, preset and f"({preset})", encoder and f"[{encoder}]") if part
+    )
     reason = (
         f"fastest valid renderer for {_KIND_LABEL[kind]} in {len(usable)} saved result row(s) "
         f"from this machine ({_describe_machine(facts)}): {winner} {fps:.2f} fps median{at}"

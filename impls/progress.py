@@ -1,7 +1,7 @@
 """One progress bar for a whole render, fed by every worker through ``RenderJob.progress``.
 
-Renderers call the job's callback with the number of frames (Manim renderers: scenes) just
-completed, from any thread. :class:`ProgressTracker` is that callback: it counts what was
+Renderers call the job's callback with the number of frames just completed, from any thread
+(Manim renderers: a scene's frames when the scene is done). :class:`ProgressTracker` is that callback: it counts what was
 reported and forwards it to a tqdm bar on stderr and/or to the caller's own callback.
 
 When a bar is drawn: ``render(progress=True)`` draws one only when stderr is a terminal (a bar
@@ -46,9 +46,10 @@ def bar_wanted(requested: bool, *, force: bool = False, stream: TextIO | None = 
 class ProgressTracker:
     """Thread-safe progress callback for one render; optionally draws a tqdm bar.
 
-    ``total`` is what 100 % means (frames, or scenes for Manim renderers). Reports past the
-    total (a renderer that falls back to the baseline starts counting again) are not drawn
-    beyond 100 %, but :attr:`reported` keeps the raw count.
+    ``total`` is what 100 % means; ``None`` when it is not known beforehand (Manim scenes: the
+    bar then shows frames done and the rate, and becomes 100 % when :meth:`finish` learns the
+    total). Reports past the total (a renderer that falls back to the baseline starts counting
+    again) are not drawn beyond 100 %, but :attr:`reported` keeps the raw count.
     """
 
     def __init__(
@@ -109,7 +110,10 @@ class ProgressTracker:
                     self._bar.total = total
                 if self.total is not None and self._shown < self.total:
                     self._bar.update(self.total - self._shown)
-                    self._shown = self.total
+                elif self.total is not None and self._shown > self.total:
+                    self._bar.n = self.total
+                    self._bar.refresh()
+                self._shown = self.total if self.total is not None else self._shown
                 self._bar.close()
                 self._bar = None
 

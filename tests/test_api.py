@@ -74,6 +74,7 @@ def no_results(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path
 
 def bench_row(renderer: str, fps: float, *, valid: bool = True, workers: int = 2,
               workload: str = "frame_index", encoder: str = "libx264:medium:23",
+              preset: str = "smoke", executor: str = "local",
               machine: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """One benchmark entry as pytest-benchmark saves it, with the harness's extra_info."""
     return {
@@ -81,7 +82,7 @@ def bench_row(renderer: str, fps: float, *, valid: bool = True, workers: int = 2
         "stats": {"median": 1.0 / fps},
         "extra_info": {
             "renderer": renderer, "workers": workers, "encoder": encoder, "workload": workload,
-            "executor": "local", "fps": fps, "speedup": 1.0, "valid": valid,
+            "preset": preset, "executor": executor, "fps": fps, "speedup": 1.0, "valid": valid,
             "machine": machine_facts() if machine is None else machine,
         },
     }  # fmt: skip
@@ -263,6 +264,20 @@ def test_choose_compares_within_each_workload(tmp_path: Path) -> None:
     assert choice.method == "chunk"
 
 
+def test_choose_compares_presets_apart_and_keeps_to_the_executor(tmp_path: Path) -> None:
+    # A smoke-sized run has far higher fps than a full-sized one: only ratios within a preset
+    # count. The Dask row is only a candidate when Dask is asked for.
+    rows = [
+        bench_row("pipe", 300.0, preset="smoke"), bench_row("chunk", 290.0, preset="smoke"),
+        bench_row("chunk", 9.0, preset="full"), bench_row("pipe", 6.0, preset="full"),
+        bench_row("disk", 8.0, preset="full"),
+        bench_row("disk", 400.0, preset="smoke", executor="dask"),
+    ]  # fmt: skip
+    assert _choose(tmp_path, rows).method == "chunk"
+    path = save_results(tmp_path / "r.json", rows)
+    assert auto.choose("moviepy", lambda n: True, paths=[path], executor="dask").method == "disk"
+
+
 def test_choose_ignores_invalid_rows_other_machines_and_unavailable_renderers(tmp_path: Path) -> None:
     choice = _choose(tmp_path, [
         bench_row("pipe", 30.0),
@@ -369,11 +384,10 @@ def test_manim_scenes_render(no_results: Path, method: str) -> None:
     result = render(ManimSource(script, ("One", "Two")), out, method=method, workers=2, progress=seen.append)
     expected = "manim-scenes" if method == "auto" else method
     assert result.info["method"] == expected == result.renderer
-    assert result.info["progress_unit"] == "scene"
     assert ffmpeg.count_packets(out) == result.frames > 0
     # 1.5 s of animation at manim's -ql 15 fps.
     assert result.frames == pytest.approx(22, abs=2)
-    assert sum(seen) > 0
+    assert sum(seen) == result.frames == result.info["progress_reported"]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -419,6 +433,15 @@ def test_tracker_finish_completes_and_abort_does_not() -> None:
     bad.abort()
     assert "12/12" in done.getvalue() and "100%" in done.getvalue()
     assert "4/10" in failed.getvalue() and "100%" not in failed.getvalue()
+
+
+def test_tracker_with_an_unknown_total_ends_at_100_percent() -> None:
+    stream = io.StringIO()
+    tracker = ProgressTracker(None, bar=True, stream=stream)
+    tracker(7)
+    tracker(15)
+    tracker.finish(total=22)
+    assert "22/22" in stream.getvalue() and "100%" in stream.getvalue()
 
 
 def test_tracker_never_draws_past_the_total() -> None:

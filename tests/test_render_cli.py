@@ -71,13 +71,13 @@ def test_renders_a_factory(tmp_path: Path) -> None:
 
 def test_auto_and_encoder_options(tmp_path: Path) -> None:
     proc = cli(
-        tmp_path, FACTORY, "out.mkv", "--kwargs", TINY, "--codec", "libx264", "--preset", "ultrafast",
+        tmp_path, FACTORY, "out.mp4", "--kwargs", TINY, "--codec", "libx264", "--preset", "ultrafast",
         "--crf", "30", "--workers", "2", "--verbose",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "no valid saved benchmark results" in proc.stderr and "documented default" in proc.stderr
-    assert ffmpeg.count_packets(tmp_path / "out.mkv") == FRAMES
-    stream = ffmpeg.probe(tmp_path / "out.mkv")["streams"][0]
+    assert ffmpeg.count_packets(tmp_path / "out.mp4") == FRAMES
+    stream = ffmpeg.probe(tmp_path / "out.mp4")["streams"][0]
     assert stream["codec_name"] == "h264" and (stream["width"], stream["height"]) == (160, 90)
 
 
@@ -131,6 +131,7 @@ def test_a_factory_next_to_the_user_is_importable(tmp_path: Path) -> None:
         pytest.param([FACTORY, "out.mp4", "--executor", "cloud"], ["argument --executor: invalid choice"], id="executor"),
         pytest.param(["--method", "chunk"], ["the following arguments are required"], id="nothing"),
         pytest.param([FACTORY, "out.mp4", "--quiet", "--progress"], ["not allowed with argument"], id="quiet-progress"),
+        pytest.param([FACTORY, "out.mp4", "--colour", "red"], ["unrecognized arguments: --colour"], id="unknown-option"),
     ],
 )
 def test_bad_arguments_give_one_line_and_exit_2(tmp_path: Path, args: list[str], fragments: list[str]) -> None:
@@ -177,8 +178,10 @@ def test_renders_manim_scenes_with_audio(tmp_path: Path) -> None:
     proc = cli(tmp_path, "scenes.py", "One", "Two", "out.mp4", "--audio", "One=one.wav",
                "--quality", "l", "--workers", "2", "--progress")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    assert "2/2" in proc.stderr and "100%" in proc.stderr
-    assert "by manim-scenes" in proc.stdout
+    frames = ffmpeg.count_packets(tmp_path / "out.mp4")
+    final = proc.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert "100%" in final and f"{frames}/{frames}" in final
+    assert f"out.mp4: {frames} frames" in proc.stdout and "by manim-scenes" in proc.stdout
     streams = {s["codec_type"] for s in ffmpeg.probe(tmp_path / "out.mp4")["streams"]}
     assert streams == {"video", "audio"}
     # One's 1 s of audio is longer than its 0.5 s of animation: its video is held to 1 s.
@@ -203,6 +206,13 @@ def test_the_renderbench_command_has_render(tmp_path: Path) -> None:
     bad = subprocess.run([exe, "render", FACTORY, "out.mp4", "--workers", "zero"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
     assert bad.returncode == 2 and len(bad.stderr.splitlines()) == 1, bad.stderr
+    unknown = subprocess.run([exe, "render", FACTORY, "out.mp4", "--colour", "red"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=60, check=False)  # fmt: skip
+    assert unknown.returncode == 2, unknown.stderr
+    assert unknown.stderr.splitlines() == [
+        "renderbench render: error: unrecognized arguments: --colour red (see --help)"
+    ]
+    assert list(tmp_path.glob("*.mp4")) == [tmp_path / "out.mp4"]
 
 
 # Pure formatting
