@@ -158,8 +158,12 @@ def test_serial_holds_last_frame_until_narration_ends(ws: Workspace, serial: Ren
 @pytest.mark.parametrize("name", ["manim-scenes", "manim-inflight", "manim-ranges"])
 def test_renderer_matches_serial(ws: Workspace, serial: RenderResult, name: str, private_tmp: Path) -> None:
     output = ws.root / f"{name}.mp4"
-    result = get_renderer(name).render(RenderJob(ws.source("Two", "Short"), output, workers=2))
+    done: list[int] = []
+    result = get_renderer(name).render(
+        RenderJob(ws.source("Two", "Short"), output, workers=2, progress=done.append)
+    )
     assert (result.frames, result.fps, result.duration) == (serial.frames, serial.fps, serial.duration)
+    assert sum(done) == result.frames
     assert ffmpeg.count_packets(output) == serial.frames
     assert result.info["scenes"] == serial.info["scenes"]
     durations = stream_durations(output)

@@ -323,15 +323,18 @@ def render_scene(task: SceneTask) -> SceneVideo:
 @functools.cache
 def render_help(python: str) -> str:
     """``manim render --help`` of ``python``'s manim (cached: it costs a process start)."""
-    proc = subprocess.run(
-        [python, "-m", "manim", "render", "--help"],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        timeout=120,
-        check=False,
-    )
+    try:
+        proc = subprocess.run(
+            [python, "-m", "manim", "render", "--help"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=120,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
     return proc.stdout if proc.returncode == 0 else ""
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from impls import ffmpeg
 from impls.errors import InvalidJob, SceneFailed, ToolNotFound
 from impls.manim import cli, pool
-from impls.manim.assemble import SceneClip, clip_from_files
+from impls.manim.assemble import SceneClip, clip_from_files, hold
 from impls.manim.preflight import COMMON_OPTIONS, prepare_manim_job
 from impls.protocol import ManimSource, RenderJob, RenderResult, Source
 
@@ -91,8 +91,9 @@ class ManimInflightRenderer:
                         else:
                             video.replace(dest)
                             moved[scene] = dest
-                        clips[index] = clip_from_files(scene, [dest])
-                        pool.report_progress(job)(clips[index].frames)
+                        clip = hold(clip_from_files(scene, [dest]), plan, job.encoder, work, str(index))
+                        clips[index] = clip
+                        pool.report_progress(job)(clip.frames + (clip.held or 0))
                     elif culprit is None:
                         # manim renders the scenes in the order given and stops at the first
                         # failure: the first scene without a video is the one that failed.

@@ -96,9 +96,12 @@ def check_manim_installed(python: str) -> None:
     if shutil.which(python) is None:
         raise ToolNotFound(python, "the interpreter given to run manim does not exist")
     probe = "import importlib.util, sys; sys.exit(0 if importlib.util.find_spec('manim') else 3)"
-    proc = subprocess.run(
-        [python, "-c", probe], stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False
-    )
+    try:
+        proc = subprocess.run(
+            [python, "-c", probe], stdin=subprocess.DEVNULL, capture_output=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise ToolNotFound("manim", f"cannot ask {python} whether it has manim: {exc}") from exc
     if proc.returncode != 0:
         raise ToolNotFound("manim", f"it is not installed in {python}; {cli.MANIM_HINT}")
 
@@ -207,6 +210,10 @@ def prepare_manim_job(job: RenderJob, options: frozenset[str] = COMMON_OPTIONS) 
     if not isinstance(source, ManimSource):
         raise InvalidJob(f"{type(source).__name__} is not a ManimSource")
     check_options(job, options)
+    if job.executor != "local":
+        raise InvalidJob(
+            f"executor {job.executor!r} is not supported by the Manim renderers yet; use 'local'"
+        )
     ffmpeg.check_tools()
     ffmpeg.check_output_path(job.output)
     ffmpeg.check_encoder(job.encoder)

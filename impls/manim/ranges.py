@@ -170,7 +170,7 @@ class ManimRangesRenderer(ManimScenesRenderer):
                     clip = clip_from_files(unit.scene, pieces)
                     if self._verified(clip, counts[unit.index], units, unit.index):
                         clips[unit.index] = hold(clip, plan, job.encoder, work, str(unit.index))
-                        progress(clip.frames)
+                        progress(clip.frames + (clip.held or 0))
                     else:
                         fallback.append(unit.index)
                 if fallback:
@@ -187,7 +187,7 @@ class ManimRangesRenderer(ManimScenesRenderer):
                         assert outcome.video is not None and outcome.video.path is not None
                         clip = clip_from_files(plan.scenes[index], [Path(outcome.video.path)])
                         clips[index] = hold(clip, plan, job.encoder, work, str(index))
-                        progress(clip.frames)
+                        progress(clip.frames + (clip.held or 0))
                 stages["render"] = time.perf_counter() - mark
 
                 split: dict[str, list[list[int]]] = {}

@@ -66,7 +66,7 @@ class ManimScenesRenderer:
                     assert outcome.video.path is not None
                     clip = clip_from_files(outcome.task.scene, [Path(outcome.video.path)])
                     clips[outcome.index] = hold(clip, plan, job.encoder, work, str(outcome.index))
-                    progress(clip.frames)
+                    progress(clip.frames + (clip.held or 0))
                 stages = {"render": time.perf_counter() - render_started}
                 return pool.finish(
                     job, plan, self.name, started, clips, failures, work,
