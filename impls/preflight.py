@@ -37,7 +37,12 @@ def check_job(job: RenderJob) -> None:
 
 
 def prepare_clip_job(job: RenderJob) -> tuple[VideoClip, Timeline]:
-    """Run every check, build the clip in this process and return it with its timeline."""
+    """Run every check, build the clip in this process and return it with its timeline.
+
+    A progress callback with a ``set_total(frames)`` method (``impls.progress``) learns the
+    frame count here, so a progress bar needs no clip of its own (building one can take
+    seconds).
+    """
     if not isinstance(job.source, ClipSource):
         raise InvalidJob(f"{type(job.source).__name__} is not a MoviePy ClipSource")
     check_job(job)
@@ -47,6 +52,9 @@ def prepare_clip_job(job: RenderJob) -> tuple[VideoClip, Timeline]:
         timeline = Timeline.for_clip(clip, job.fps)
         width, height = clip.size
         job.encoder.check_size(int(width), int(height))
+        set_total = getattr(job.progress, "set_total", None)
+        if callable(set_total):
+            set_total(timeline.frames)
     except BaseException:
         clip.close()
         raise
