@@ -30,7 +30,6 @@ from impls.protocol import (
     exact_fps,
 )
 from impls.registry import RENDERERS, get_renderer
-from impls.timeline import Timeline
 
 AUTO = "auto"
 
@@ -72,16 +71,6 @@ def _usable(name: str, source: Source) -> bool:
         return False
 
 
-def _frame_total(source: ClipSource, fps: Fraction | None) -> int:
-    """Frames the render will write (builds the clip once more; only done to size a bar)."""
-    ffmpeg.use_for_moviepy()
-    clip = source.load()
-    try:
-        return Timeline.for_clip(clip, fps).frames
-    finally:
-        clip.close()
-
-
 def render(
     source: Source | str,
     output: str | Path,
@@ -108,7 +97,8 @@ def render(
     for the chosen renderer with ``auto``, else every usable core. ``encoder``: default
     ``EncoderSpec()`` (libx264 medium crf 23). ``progress``: ``True`` draws one bar on stderr
     when it is a terminal, ``"always"`` draws it anyway, ``False`` none; a callable receives
-    the number of frames completed instead (from any thread). The other arguments are the
+    the number of frames completed instead (from any thread), and its ``set_total(frames)``
+    method, if it has one, the frame count as soon as the renderer knows it. The other arguments are the
     :class:`RenderJob` fields of the same names.
 
     ``result.info["method"]`` and ``result.info["method_reason"]`` say which renderer ran and
@@ -153,11 +143,10 @@ def render(
     if callable(progress):
         tracker = ProgressTracker(forward=progress)
     else:
+        # The total arrives from the renderer (ProgressTracker.set_total) once it has built
+        # the clip: building one here just to size the bar can cost seconds.
         draw = bar_wanted(bool(progress), force=progress == "always")
-        # A clip's frame count is known once it is built; a Manim scene's only once rendered
-        # (counting them first costs a manim run), so that bar shows frames and rate, no ETA.
-        total = _frame_total(src, job.fps) if draw and isinstance(src, ClipSource) else None
-        tracker = ProgressTracker(total, desc=f"{job.output.name} [{name}]", bar=draw)
+        tracker = ProgressTracker(None, desc=f"{job.output.name} [{name}]", bar=draw)
     job = dataclasses.replace(job, progress=tracker)
 
     try:

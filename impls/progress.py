@@ -46,9 +46,10 @@ def bar_wanted(requested: bool, *, force: bool = False, stream: TextIO | None = 
 class ProgressTracker:
     """Thread-safe progress callback for one render; optionally draws a tqdm bar.
 
-    ``total`` is what 100 % means; ``None`` when it is not known beforehand (Manim scenes: the
-    bar then shows frames done and the rate, and becomes 100 % when :meth:`finish` learns the
-    total). Reports past the total (a renderer that falls back to the baseline starts counting
+    ``total`` is what 100 % means; ``None`` until the renderer knows it: MoviePy renderers
+    call :meth:`set_total` once the clip is built (``preflight.prepare_clip_job``); Manim
+    renderers only learn a scene's frames by rendering it, so that bar shows frames done and
+    the rate, and becomes 100 % when :meth:`finish` gets the total. Reports past the total (a renderer that falls back to the baseline starts counting
     again) are not drawn beyond 100 %, but :attr:`reported` keeps the raw count.
     """
 
@@ -84,6 +85,17 @@ class ProgressTracker:
     @property
     def drawing(self) -> bool:
         return self._bar is not None
+
+    def set_total(self, total: int) -> None:
+        """What 100 % means, once the renderer knows (called by ``prepare_clip_job``)."""
+        with self._lock:
+            self.total = total
+            if self._bar is not None:
+                self._bar.total = total
+                self._bar.refresh()
+        forward_total = getattr(self._forward, "set_total", None)
+        if callable(forward_total):
+            forward_total(total)
 
     def __call__(self, done: int) -> None:
         if done <= 0:

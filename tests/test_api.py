@@ -141,6 +141,31 @@ def test_progress_callback_receives_every_frame(no_results: Path) -> None:
     assert all(n > 0 for n in seen)
 
 
+class _Recorder:
+    """A progress callback that also wants the total, recording the order of the calls."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, done: int) -> None:
+        with self.lock:
+            self.calls.append(("done", done))
+
+    def set_total(self, frames: int) -> None:
+        with self.lock:
+            self.calls.append(("total", frames))
+
+
+@pytest.mark.parametrize("method", ["baseline", *PARALLEL])
+def test_the_total_is_known_before_the_first_frame(no_results: Path, method: str) -> None:
+    renderer_or_skip(method)
+    recorder = _Recorder()
+    result = render(FACTORY, no_results / "out.mp4", method=method, workers=2, progress=recorder, kwargs=TINY)
+    assert recorder.calls[0] == ("total", FRAMES)
+    assert sum(n for kind, n in recorder.calls if kind == "done") == result.frames == FRAMES
+
+
 def test_forced_bar_reaches_100_percent_on_stderr(
     no_results: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
