@@ -29,9 +29,16 @@ from impls.machine import machine_facts
 from impls.protocol import ClipSource, EncoderSpec, Renderer, Source
 from impls.registry import RENDERERS
 
+#: Share of wall time the measurement itself may take before the summary says so.
+OVERHEAD_LIMIT = 0.02
+
 MARKER_KEYWORDS = frozenset(
     {"source", "workload", "mode", "renderers", "workers", "encoders", "workloads", "reference"}
 )
+
+#: Validation of a user's source: auto (exact with a lossless encoder, else quality against a
+#: lossless source render), index (frames carry their index, like frame_index), none (structure).
+USER_MODES = ("auto", "index", "none")
 
 XDIST_REASON = (
     "renderbench does not time cases under pytest-xdist: parallel tests compete for the cores "
@@ -127,7 +134,10 @@ class RenderbenchSession:
             if isinstance(source, str):
                 source = ClipSource(source)
             name = str(kwargs.get("workload") or function_name.removeprefix("test_"))
-            return [Workload(name, "custom", source, str(kwargs.get("mode", "auto")))]
+            mode = str(kwargs.get("mode", "auto"))
+            if mode not in USER_MODES:
+                raise pytest.UsageError(f"renderbench marker: mode {mode!r} is not one of {', '.join(USER_MODES)}")
+            return [Workload(name, "custom", source, mode)]
         names = _listed(kwargs.get("workloads")) or self.settings.workloads
         try:
             return [presets.workload(name, self.settings.preset, self.workdir) for name in names]
@@ -318,6 +328,14 @@ class RenderbenchSession:
             write(f"fps against {self.previous.path}:")
             for line in gate.compare_lines(rows, self.previous.rows):
                 write("  " + line)
+        costly = [r for r in rows if r.harness_overhead > OVERHEAD_LIMIT]
+        if costly:
+            worst = max(costly, key=lambda r: r.harness_overhead)
+            write(
+                f"note: measuring took more than {OVERHEAD_LIMIT:.0%} of wall time in {len(costly)} case(s) "
+                f"(worst {worst.harness_overhead:.1%}, {worst.case_id}): renders this short are timed coarsely",
+                yellow=True,
+            )
         for note in self.notes:
             write(f"note: {note}", yellow=True)
         if self.settings.min_speedup or (self.settings.max_fps_drop is not None and self.previous is not None):
