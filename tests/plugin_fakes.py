@@ -55,7 +55,8 @@ class FakeRenderer:
         return RenderResult(
             output=Path(job.output), renderer=self.name, frames=frames,
             duration=float(frames / rate), fps=rate, wall=wall,
-            stages={"sleep": self.delay, "encode": wall - self.delay},
+            # Says which executor the job asked for, so tests can see it arrived.
+            stages={"sleep": self.delay, "encode": wall - self.delay, f"on_{job.executor}": 0.0},
         )  # fmt: skip
 
 

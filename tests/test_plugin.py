@@ -166,7 +166,7 @@ def test_json_has_the_extra_info_fields_and_results_are_written(fakes: pytest.Py
         assert info["frames"] == 12 and info["valid"] is True and info["problems"] == []
         assert len(info["fps_all"]) == 2 and min(info["fps_all"]) <= info["fps"] <= max(info["fps_all"])
         assert 0 <= info["cpu_util"] <= 1 and info["cpu_seconds"] >= 0 and info["peak_rss"] > 0
-        assert set(info["stages"]) == {"sleep", "encode"}
+        assert set(info["stages"]) == {"sleep", "encode", "on_local"}
         assert {"cores", "cpu_model", "ffmpeg", "ffmpeg_path", "moviepy", "manim", "python", "platform"} <= set(info["machine"])
     ref = infos["fake-ref-w1"]
     assert ref["speedup"] == 1.0 and ref["reference"] == "fake-ref"
@@ -273,6 +273,34 @@ def test_fps_drop_gate_against_a_saved_run(quick_fakes: pytest.Pytester) -> None
     missing = fakes.runpytest(*args, "--renderbench-compare=nothere.json")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["*--renderbench-compare: nothere.json: no such results file*"])
+
+
+def test_ini_values_apply_and_the_command_line_wins_and_executors_reach_the_job(quick_fakes: pytest.Pytester) -> None:
+    fakes = quick_fakes
+    fakes.makeini(
+        """
+        [pytest]
+        renderbench_renderers = fake
+        renderbench_workers = 1,2
+        renderbench_executors = local,dask
+        renderbench_rounds = 1
+        """
+    )
+    result = fakes.runpytest("--collect-only", "-q")
+    assert [line.split("[")[1] for line in result.stdout.lines if "::" in line] == [
+        "fake-ref-w1-libx264:medium:23-tiny]",
+        "fake-w1-libx264:medium:23-tiny]",
+        "fake-w2-libx264:medium:23-tiny]",
+        "fake-w1-libx264:medium:23-tiny-dask]",
+        "fake-w2-libx264:medium:23-tiny-dask]",
+    ]
+    result = fakes.runpytest("-p", "no:cacheprovider", "--renderbench-workers=2", "--benchmark-json=out.json")
+    assert result.ret == 0, result.stdout.str()
+    benchmarks = _json(fakes.path / "out.json")["benchmarks"]
+    got = {(b["extra_info"]["renderer"], b["extra_info"]["workers"], b["extra_info"]["executor"]) for b in benchmarks}
+    assert got == {("fake-ref", 1, "local"), ("fake", 2, "local"), ("fake", 2, "dask")}
+    for bench in benchmarks:
+        assert f"on_{bench['extra_info']['executor']}" in bench["extra_info"]["stages"]
 
 
 def test_timing_is_refused_under_xdist(fakes: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
