@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from datetime import datetime, timezone
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -294,6 +295,7 @@ class RenderbenchSession:
             text = report.markdown(
                 rows,
                 machine=facts,
+                when=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 plots=[p.relative_to(out) for p in plots],
                 gate_lines=self.gate_lines(),
                 failures=self.failures,
