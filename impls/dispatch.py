@@ -89,7 +89,7 @@ class Dispatcher(Generic[R]):
     def _submit(self, entry: _Entry[R]) -> None:
         pool = self.pool
         try:
-            entry.future = pool.executor.submit(entry.task.fn, *entry.task.args)
+            entry.future = pool.submit(entry.task.fn, *entry.task.args)
         except Exception as error:
             if not pool.is_worker_loss(error):
                 raise
@@ -97,9 +97,6 @@ class Dispatcher(Generic[R]):
             entry.future = Future()
             entry.future.set_exception(error)
         entry.started = None
-        note = getattr(pool, "note_submitted", None)
-        if note is not None:
-            note()
 
     def run(self, tasks: Iterable[Task[R]]) -> Iterator[tuple[Task[R], R]]:
         """Yield each task with its value; the next task is submitted once one is consumed."""

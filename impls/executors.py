@@ -26,9 +26,9 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import psutil
 
@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
     from impls.protocol import RenderJob
+
+R = TypeVar("R")
 
 START_METHOD_ENV = "RENDERBENCH_START_METHOD"
 START_METHODS = ("forkserver", "spawn")
@@ -62,6 +64,10 @@ class WorkerPool(Protocol):
     @property
     def description(self) -> str:
         """E.g. ``local process pool (forkserver, 2 workers)``."""
+        ...
+
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Future[R]:
+        """``executor.submit``, plus whatever bookkeeping the pool needs."""
         ...
 
     def is_worker_loss(self, error: BaseException) -> bool:
@@ -196,10 +202,11 @@ class LocalPool:
         self._known.update(current)
         return dict(self._known)
 
-    def note_submitted(self) -> None:
-        """Record workers started by a submit (they are spawned on demand)."""
-        if len(self._known) < self.workers:
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Future[R]:
+        future = self.executor.submit(fn, *args)
+        if len(self._known) < self.workers:  # workers are spawned on demand, by submit
             self._processes()
+        return future
 
     def is_worker_loss(self, error: BaseException) -> bool:
         return isinstance(error, BrokenProcessPool)
