@@ -202,6 +202,19 @@ def forget_run(run_id: str) -> None:
         _live.pop(run_id, None)
 
 
+def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
+    # After the kill the pipes close at once, unless something that left the group (its own
+    # session) still holds them: then stop reading rather than wait for it.
+    try:
+        return proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired as exc:
+        for pipe in (proc.stdout, proc.stderr):
+            if pipe is not None:
+                pipe.close()
+        proc.wait()
+        return exc.stdout or b"", exc.stderr or b""
+
+
 def run_manim(cmd: Sequence[str], *, cwd: str, timeout: float, run_id: str = "") -> ManimRun:
     """Run ``cmd`` in a new session; kill its whole group on timeout or on any exception."""
     env = dict(os.environ)
@@ -233,7 +246,7 @@ def run_manim(cmd: Sequence[str], *, cwd: str, timeout: float, run_id: str = "")
         except subprocess.TimeoutExpired:
             timed_out = True
             _kill_group(proc)
-            out, err = proc.communicate()
+            out, err = _drain(proc)
     except BaseException:
         _kill_group(proc)
         with contextlib.suppress(Exception):
