@@ -91,6 +91,10 @@ def report(args: argparse.Namespace) -> int:
         print(line)
     for winner in text.winners(rows):
         print("winner " + winner.describe())
+    for pick in text.quality_picks(rows):
+        print(pick.describe())
+    for line in text.limit_lines(rows):
+        print("encode-bound limit: " + line)
     for line in text.problem_lines(rows):
         print(line)
     out = Path(args.results_dir) if args.results_dir else paths[0].parent

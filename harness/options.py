@@ -71,12 +71,15 @@ MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "encoders", "SPECS", "libx264:medium:23",
-        "Encoders as codec[:preset[:crf]], comma-separated; one this ffmpeg cannot use is "
-        "skipped with the reason.",
+        "Encoders as codec[:preset[:crf[:options]]], comma-separated; '-' leaves a part unset; "
+        "options are name=value joined by '+' (pix_fmt, bitrate, threads, or any ffmpeg output "
+        "option), e.g. libvpx-vp9:-:32:deadline=realtime+cpu-used=8, prores_ks:-:-. One this "
+        "ffmpeg cannot use is skipped with the reason.",
     ),
     OptionSpec(
         "workloads", "NAMES", "slideshow,explainer",
-        "Workloads, comma-separated: slideshow, frame_index, explainer.",
+        "Workloads, comma-separated: slideshow, frame_index, explainer, gradient (cheap frames, "
+        "compared with ffmpeg encoding them from memory).",
     ),
     OptionSpec(
         "preset", "NAME", "full",

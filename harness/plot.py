@@ -1,7 +1,10 @@
 """PNG plots of a run (matplotlib's Agg canvas, no pyplot: no global backend state).
 
-Per workload x preset x encoder: fps against workers (the reference as a line), speedup against
-workers (with the ideal linear speedup and the CPU-bound limit), and CPU utilisation per case.
+Per workload x preset x encoder: fps against workers (the reference as a line, and the
+encode-bound limit where it was measured), speedup against workers (with the ideal linear
+speedup and the CPU-bound limit), and CPU utilisation per case. Per workload x preset measured
+with two or more encoder settings: the speed/quality frontier (fps against PSNR, marker area by
+bitrate, the Pareto frontier drawn, each encoder's encode-bound limit as a vertical line).
 
 The CPU-bound limit: the cheapest valid case shows how many CPU-seconds the work needs at
 least (``C``); with ``n`` workers on ``k`` cores it cannot finish faster than ``C / min(n, k)``,
@@ -10,9 +13,11 @@ so its speedup over the reference's wall time ``W`` is at most ``W * min(n, k) /
 
 from __future__ import annotations
 
+import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +82,9 @@ def fps_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
     ref = next((r for r in rows if r.is_reference), None)
     if ref is not None:
         axes.axhline(ref.fps, color="black", linestyle="--", label=f"{ref.renderer} ({ref.fps:.2f} fps)")
+    limit = encode_limit(rows)
+    if limit is not None:
+        axes.axhline(limit, color="firebrick", linestyle=":", label=f"encode-bound limit ({limit:.2f} fps)")
     _worker_ticks(axes, rows)
     axes.set_ylabel("frames per second")
     axes.set_ylim(bottom=0)
@@ -126,10 +134,88 @@ def cpu_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
     return path
 
 
+def encode_limit(rows: Sequence[Row]) -> float | None:
+    """The encode-bound limit (fps) of one workload x preset x encoder, when measured."""
+    return next((r.encode_limit_fps for r in rows if r.encode_limit_fps is not None), None)
+
+
+_MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+
+
+def _marker_areas(rows: Sequence[Row]) -> list[float]:
+    """Marker areas growing with log bitrate: bitrates span 1000x (x264 to ProRes), and areas
+    in proportion would leave every lossy setting a dot."""
+    known = [r.bitrate for r in rows if r.bitrate]
+    if not known:
+        return [60.0] * len(rows)
+    low, high = min(known), max(known)
+    span = math.log(high / low) if high > low else 1.0
+    return [40.0 + 360.0 * (math.log(r.bitrate / low) / span) if r.bitrate else 40.0 for r in rows]
+
+
+def frontier_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
+    """fps (x) against PSNR (y) of every valid case with a PSNR; see the module docstring."""
+    from matplotlib.lines import Line2D
+
+    from harness.report import format_bitrate, pareto_front, quality_picks
+
+    points = [r for r in rows if r.valid and r.psnr is not None and r.fps > 0]
+    encoders = list(dict.fromkeys(r.encoder for r in sorted(points, key=lambda r: r.encoder)))
+    renderers = list(dict.fromkeys(r.label for r in points))
+    colors = {e: f"C{i % 10}" for i, e in enumerate(encoders)}
+    markers = {name: _MARKERS[i % len(_MARKERS)] for i, name in enumerate(renderers)}
+    figure = _figure(width=10.0, height=5.5)
+    axes = figure.add_subplot()
+    areas = _marker_areas(points)
+    for row, area in zip(points, areas, strict=True):
+        axes.scatter([row.fps], [row.psnr], s=area, color=colors[row.encoder], marker=markers[row.label],
+                     alpha=0.8, edgecolors="black", linewidths=0.5, zorder=3)  # fmt: skip
+    front = pareto_front(points)
+    if front:
+        axes.plot([r.fps for r in front], [r.psnr for r in front], color="black", linestyle="--",
+                  linewidth=1.0, zorder=2)  # fmt: skip
+    limits: dict[str, float] = {}
+    for row in rows:
+        if row.encode_limit_fps is not None:
+            limits.setdefault(row.encoder, row.encode_limit_fps)
+    for encoder, limit in limits.items():
+        axes.axvline(limit, color=colors.get(encoder, "firebrick"), linestyle=":", linewidth=1.2)
+    picks = quality_picks(points)
+    if picks:
+        floor = picks[0].anchor_psnr - picks[0].tolerance
+        axes.axhline(floor, color="gray", linewidth=0.8)
+    handles = [Line2D([], [], color=colors[e], marker="o", linestyle="", label=e) for e in encoders]
+    handles += [Line2D([], [], color="gray", marker=markers[n], linestyle="", label=n) for n in renderers]
+    handles.append(Line2D([], [], color="black", linestyle="--", label="Pareto frontier"))
+    if limits:
+        handles.append(Line2D([], [], color="gray", linestyle=":", label="encode-bound limit (per encoder colour)"))
+    if picks:
+        label = f"{picks[0].tolerance:g} dB below {picks[0].anchor}"
+        handles.append(Line2D([], [], color="gray", linewidth=0.8, label=label))
+    known = sorted(r.bitrate for r in points if r.bitrate)
+    if known:
+        for value in dict.fromkeys((known[0], known[len(known) // 2], known[-1])):
+            area = _marker_areas([*points, replace(points[0], bitrate=value)])[-1]
+            handles.append(Line2D([], [], color="lightgray", marker="o", markeredgecolor="black", linestyle="",
+                                  markersize=math.sqrt(area), label=format_bitrate(value)))  # fmt: skip
+    axes.legend(handles=handles, fontsize="small", loc="upper left", bbox_to_anchor=(1.01, 1.0), labelspacing=1.0)
+    axes.set_xlabel("frames per second")
+    axes.set_ylabel("PSNR against the source frames (dB)")
+    axes.set_xlim(left=0)
+    axes.set_title(title)
+    axes.grid(alpha=0.3)
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
 def write_plots(rows: Iterable[Row], outdir: Path, cores: int) -> list[Path]:
     """All plots of a run into ``outdir``; returns the files written."""
+    from harness.report import quality_groups
+
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    rows = list(rows)
     groups: dict[tuple[str, str, str], list[Row]] = defaultdict(list)
     for row in rows:
         groups[row.group].append(row)
@@ -140,4 +226,7 @@ def write_plots(rows: Iterable[Row], outdir: Path, cores: int) -> list[Path]:
         written.append(fps_plot(found, outdir / f"{stem}-fps.png", f"fps - {title}"))
         written.append(speedup_plot(found, outdir / f"{stem}-speedup.png", f"speedup - {title}", cores))
         written.append(cpu_plot(found, outdir / f"{stem}-cpu.png", f"CPU utilisation - {title}"))
+    for (workload, preset), found in quality_groups(rows).items():
+        path = outdir / f"{_slug(workload, preset)}-frontier.png"
+        written.append(frontier_plot(found, path, f"speed and quality - {workload} ({preset})"))
     return written

@@ -3,10 +3,14 @@
 - the *reference output* of each workload x encoder: the reference renderer's (``baseline``,
   ``manim-serial``) output of its own case, or, when that case was deselected, a render made
   here on demand (untimed);
-- the *source reference* of each workload: a lossless render of the exact source frames, which
+- the *source reference* of each workload (and pixel format of the outputs, see
+  :func:`source_encoder`): a lossless render of the exact source frames, which
   quality-mode validation measures PSNR against (two lossy encodes of the same frames differ
   by ~40 dB, so comparing an output with the lossy reference alone would prove little);
 - the *expectation* (frame count, exact rate, size, codec, audio) of each output.
+
+Every output also gets its PSNR and SSIM against the source reference (one ffmpeg pass), which
+the results record beside its bitrate.
 
 How an output is checked: ``frame_index`` frames must decode to their own index; with a
 lossless encoder, decoded frames must equal the reference output's exactly; otherwise the
@@ -29,11 +33,28 @@ from impls.timeline import Timeline
 #: Encoder of source references: lossless, and the fastest x264 preset (size does not matter).
 SOURCE_ENCODER = EncoderSpec(codec="libx264", preset="ultrafast", crf=0)
 
-_SUFFIX = {"prores_ks": ".mov", "prores": ".mov", "libvpx-vp9": ".mkv", "libvpx": ".mkv"}
+
+def source_encoder(pix_fmt: str) -> EncoderSpec:
+    """The lossless encoder of a source reference in ``pix_fmt``, the outputs' pixel format.
+
+    An output is compared with the source frames in its own pixel format: a 4:2:2 10-bit ProRes
+    output against a 4:2:0 8-bit reference would be charged for the reference's own chroma
+    loss (measured: 39 dB instead of 52 on the gradient). yuv420p keeps x264 crf 0; other
+    formats use FFV1, lossless in every format (x264 crf 0 is lossless at 8 bits only).
+    """
+    if pix_fmt == SOURCE_ENCODER.pix_fmt:
+        return SOURCE_ENCODER
+    return EncoderSpec(codec="ffv1", preset=None, crf=None, pix_fmt=pix_fmt)
+
+#: Containers per encoder where MP4 is not the one. ProRes lives in QuickTime. VP9 stays in MP4:
+#: WebM refuses the slideshow's AAC track, and Matroska keeps times in milliseconds only, so
+#: chunk segments could not be joined at exact durations (MP4 keeps each stream's exact length).
+#: VP8 and FFV1 have no MP4 mapping: Matroska.
+_SUFFIX = {"prores_ks": ".mov", "prores_aw": ".mov", "prores": ".mov", "libvpx": ".mkv", "ffv1": ".mkv"}
 
 
 def output_suffix(spec: EncoderSpec) -> str:
-    """A container that takes this codec and an AAC track (WebM would refuse AAC)."""
+    """The output file suffix for ``spec``: a container that takes its codec and an AAC track."""
     return _SUFFIX.get(spec.codec, ".mp4")
 
 
@@ -71,7 +92,7 @@ class References:
         self._workdir = workdir
         self._renderer = renderers
         self._outputs: dict[tuple[str, str, str], Made] = {}
-        self._sources: dict[tuple[str, str], Made] = {}
+        self._sources: dict[tuple[str, str, str], Made] = {}
         self._clips: dict[tuple[str, str], ClipFacts | str] = {}
 
     # -- made once ---------------------------------------------------------------------------
@@ -107,11 +128,14 @@ class References:
         return made
 
     def source_reference(self, case: Case) -> Made:
-        key = (case.workload, case.preset)
+        """The lossless render of ``case``'s source frames in its encoder's pixel format."""
+        pix_fmt = case.encoder.pix_fmt
+        key = (case.workload, case.preset, pix_fmt)
         made = self._sources.get(key)
         if made is None:
-            path = self._workdir() / f"source-{case.workload}-{case.preset}.mkv"
-            made = self._render_untimed(case, SOURCE_ENCODER, path, audio=False)
+            tag = "" if pix_fmt == SOURCE_ENCODER.pix_fmt else f"-{pix_fmt}"
+            path = self._workdir() / f"source-{case.workload}-{case.preset}{tag}.mkv"
+            made = self._render_untimed(case, source_encoder(pix_fmt), path, audio=False)
             if made.error is not None:
                 made.error = f"lossless source reference: {made.error}"
             self._sources[key] = made
@@ -165,7 +189,26 @@ class References:
             return None
 
     def check(self, case: Case, job: RenderJob, output: Path) -> ValidationReport:
-        """Validate one output of ``case`` (the module docstring says how)."""
+        """Validate one output of ``case`` (the module docstring says how) and measure its quality.
+
+        Every output's PSNR and SSIM against the source reference are in the report (quality
+        mode measures them anyway; the other modes, ``none`` aside, get one extra comparison),
+        so that encoder settings can be compared whatever decided the output's validity.
+        """
+        report = self._check(case, job, output)
+        if case.mode != "none" and report.fidelity != "quality" and report.facts is not None:
+            source = self.source_reference(case)
+            if source.path is not None:
+                from harness.validate import quality
+
+                # A comparison that fails here (a wrong frame size, already a problem) leaves
+                # the figures unknown: validity is the mode's business.
+                with contextlib.suppress(Exception):
+                    measured = quality(output, source.path)
+                    report.psnr, report.ssim = measured.psnr, measured.ssim
+        return report
+
+    def _check(self, case: Case, job: RenderJob, output: Path) -> ValidationReport:
         expect = self.expectation(case, job, output)
         if isinstance(expect, str):
             return ValidationReport(output, None, [f"cannot be validated: {expect}"])

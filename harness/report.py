@@ -1,15 +1,34 @@
-"""The results table (terminal and Markdown) and the winner of each workload. Pure functions."""
+"""The results table (terminal and Markdown), the winner of each workload, the speed/quality
+frontier over encoder settings and the encode-bound limit. Pure functions."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness.results import Row
+from harness.results import PSNR_CAP, Row
 
-COLUMNS = ("renderer", "workers", "encoder", "workload", "fps", "x ref", "CPU %", "peak RSS", "valid")
+COLUMNS = (
+    "renderer", "workers", "encoder", "workload", "fps", "x ref", "CPU %", "peak RSS", "valid",
+    "PSNR", "SSIM", "bitrate", "of limit",
+)  # fmt: skip
+#: Columns shown only when some row has a value for them (quality is not measured in every mode,
+#: the encode-bound limit only on cheap-frame workloads).
+OPTIONAL_COLUMNS: dict[str, Callable[[Row], float | None]] = {
+    "PSNR": lambda r: r.psnr, "SSIM": lambda r: r.ssim, "bitrate": lambda r: r.bitrate,
+    "of limit": lambda r: r.encode_limit_fraction,
+}  # fmt: skip
+NUMERIC_COLUMNS = frozenset({"workers", "fps", "x ref", "CPU %", "peak RSS", "PSNR", "SSIM", "bitrate", "of limit"})
+
+#: The setting other encoder settings are measured against: libx264's defaults.
+ANCHOR_ENCODER = "libx264:medium:23"
+#: How much lower PSNR than the anchor's still counts as the same quality (dB).
+ANCHOR_TOLERANCE = 0.5
+#: A pick that needs more than this times the anchor's bitrate (a mezzanine such as ProRes) is
+#: followed by the fastest one that does not.
+BITRATE_RATIO = 2.0
 
 
 def sort_rows(rows: Iterable[Row]) -> list[Row]:
@@ -32,34 +51,70 @@ def format_speedup(speedup: float | None) -> str:
     return "-" if speedup is None else f"{speedup:.2f}x"
 
 
-def _cells(row: Row, with_executor: bool) -> list[str]:
+def format_psnr(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "inf" if value >= PSNR_CAP else f"{value:.2f}"
+
+
+def format_ssim(value: float | None) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def format_bitrate(bits_per_second: float | None) -> str:
+    if bits_per_second is None:
+        return "-"
+    for unit, scale in (("Gb/s", 1e9), ("Mb/s", 1e6), ("kb/s", 1e3)):
+        if bits_per_second >= scale:
+            return f"{bits_per_second / scale:.2f} {unit}"
+    return f"{bits_per_second:.0f} b/s"
+
+
+def format_fraction(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.0f} %"
+
+
+def _cells(row: Row, with_executor: bool) -> dict[str, str]:
     renderer = f"{row.renderer} ({row.executor})" if with_executor else row.renderer
     valid = "yes" if row.valid else f"NO ({len(row.problems)} problems)"
+    return {
+        "renderer": renderer,
+        "workers": str(row.workers),
+        "encoder": row.encoder,
+        "workload": row.workload,
+        "fps": f"{row.fps:.2f}",
+        "x ref": format_speedup(row.speedup),
+        "CPU %": f"{100 * row.cpu_util:.0f}",
+        "peak RSS": human_bytes(row.peak_rss),
+        "valid": valid,
+        "PSNR": format_psnr(row.psnr),
+        "SSIM": format_ssim(row.ssim),
+        "bitrate": format_bitrate(row.bitrate),
+        "of limit": format_fraction(row.encode_limit_fraction),
+    }
+
+
+def shown_columns(rows: Sequence[Row]) -> list[str]:
+    """:data:`COLUMNS` less the optional ones no row has a value for."""
     return [
-        renderer,
-        str(row.workers),
-        row.encoder,
-        row.workload,
-        f"{row.fps:.2f}",
-        format_speedup(row.speedup),
-        f"{100 * row.cpu_util:.0f}",
-        human_bytes(row.peak_rss),
-        valid,
-    ]
+        name for name in COLUMNS
+        if name not in OPTIONAL_COLUMNS or any(OPTIONAL_COLUMNS[name](r) is not None for r in rows)
+    ]  # fmt: skip
 
 
 def table_cells(rows: Iterable[Row]) -> list[list[str]]:
     """Header plus one line of cells per row, sorted by workload then fps."""
     listed = sort_rows(rows)
     with_executor = any(r.executor != "local" for r in listed)
-    return [list(COLUMNS)] + [_cells(r, with_executor) for r in listed]
+    columns = shown_columns(listed)
+    return [columns] + [[cells[c] for c in columns] for cells in (_cells(r, with_executor) for r in listed)]
 
 
 def format_table(rows: Iterable[Row]) -> list[str]:
     """The table as aligned text lines (numbers right-aligned)."""
     cells = table_cells(rows)
-    widths = [max(len(line[i]) for line in cells) for i in range(len(COLUMNS))]
-    right = {1, 4, 5, 6, 7}
+    widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
+    right = {i for i, name in enumerate(cells[0]) if name in NUMERIC_COLUMNS}
     lines = []
     for n, line in enumerate(cells):
         parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))]
@@ -71,7 +126,7 @@ def format_table(rows: Iterable[Row]) -> list[str]:
 
 def markdown_table(rows: Iterable[Row]) -> list[str]:
     cells = table_cells(rows)
-    align = ["---:" if i in {1, 4, 5, 6, 7} else "---" for i in range(len(COLUMNS))]
+    align = ["---:" if name in NUMERIC_COLUMNS else "---" for name in cells[0]]
     lines = ["| " + " | ".join(cells[0]) + " |", "| " + " | ".join(align) + " |"]
     lines += ["| " + " | ".join(c.replace("|", "\\|") for c in line) + " |" for line in cells[1:]]
     return lines
@@ -117,6 +172,152 @@ def problem_lines(rows: Iterable[Row]) -> list[str]:
     return lines
 
 
+# ---------------------------------------------------------------------------------------------
+# Speed and quality across encoder settings
+
+
+def pareto_front(rows: Iterable[Row]) -> list[Row]:
+    """Valid rows with a PSNR that no other is at least as fast and as good as (better in one).
+
+    Sorted by fps, slowest first (so PSNR falls along the list).
+    """
+    points = [r for r in rows if r.valid and r.psnr is not None and r.fps > 0]
+
+    def dominated(row: Row) -> bool:
+        assert row.psnr is not None
+        return any(
+            o.fps >= row.fps and o.psnr >= row.psnr and (o.fps > row.fps or o.psnr > row.psnr)
+            for o in points
+            if o.psnr is not None
+        )
+
+    return sorted((r for r in points if not dominated(r)), key=lambda r: (r.fps, -(r.psnr or 0.0)))
+
+
+def quality_groups(rows: Iterable[Row]) -> dict[tuple[str, str], list[Row]]:
+    """Rows per workload x preset, only where at least two encoder settings have a PSNR."""
+    groups: dict[tuple[str, str], list[Row]] = {}
+    for row in rows:
+        groups.setdefault((row.workload, row.preset), []).append(row)
+    return {
+        key: found for key, found in groups.items()
+        if len({r.encoder for r in found if r.psnr is not None}) >= 2
+    }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class QualityPick:
+    """The fastest valid case whose PSNR is within ``tolerance`` dB of the anchor setting's."""
+
+    workload: str
+    preset: str
+    anchor: str
+    anchor_psnr: float
+    anchor_row: Row  # the anchor's own case its PSNR comes from
+    row: Row
+    tolerance: float
+    bitrate_ratio: float | None = None  # the pick needs at most this times the anchor's bitrate
+
+    def describe(self) -> str:
+        row, anchor = self.row, self.anchor_row
+        where = f"{self.workload} ({self.preset})"
+        found = (
+            f"{row.encoder} with {row.renderer} ({row.workers} worker{'' if row.workers == 1 else 's'})"
+            f" - {row.fps:.2f} fps, PSNR {format_psnr(row.psnr)} dB, SSIM {format_ssim(row.ssim)}, "
+            f"{format_bitrate(row.bitrate)}"
+        )
+        if row.bitrate and anchor.bitrate:
+            found += f" ({row.bitrate / anchor.bitrate:.2f}x the bitrate)"
+        ratio = f"; {row.fps / anchor.fps:.2f}x the fps of {self.anchor} with {anchor.renderer}" if anchor.fps > 0 else ""
+        bound = "" if self.bitrate_ratio is None else f" at no more than {self.bitrate_ratio:g}x its bitrate"
+        return (
+            f"{where}: fastest setting within {self.tolerance:g} dB of {self.anchor}{bound} "
+            f"(PSNR {format_psnr(self.anchor_psnr)} dB with {anchor.renderer}): {found}{ratio}"
+        )
+
+
+def _anchor_row(rows: Sequence[Row], anchor: str) -> Row | None:
+    """The anchor setting's case its PSNR is taken from: the reference renderer's, else the
+    fastest valid one (renderers of one setting differ by hundredths of a dB)."""
+    found = [r for r in rows if r.encoder == anchor and r.valid and r.psnr is not None and r.fps > 0]
+    if not found:
+        return None
+    return next((r for r in found if r.is_reference), max(found, key=lambda r: r.fps))
+
+
+def quality_picks(
+    rows: Iterable[Row],
+    anchor: str = ANCHOR_ENCODER,
+    tolerance: float = ANCHOR_TOLERANCE,
+    bitrate_ratio: float = BITRATE_RATIO,
+) -> list[QualityPick]:
+    """Per workload x preset where ``anchor`` was measured: the fastest case at most
+    ``tolerance`` dB below the anchor's PSNR; when that one needs more than ``bitrate_ratio``
+    times the anchor's bitrate, also the fastest that does not."""
+    picks: list[QualityPick] = []
+    for (workload, preset), found in quality_groups(rows).items():
+        ref = _anchor_row(found, anchor)
+        if ref is None or ref.psnr is None:
+            continue
+        floor = ref.psnr - tolerance
+        good = [r for r in found if r.valid and r.psnr is not None and r.psnr >= floor and r.fps > 0]
+        best = max(good, key=lambda r: r.fps)  # never empty: the anchor's own case qualifies
+        picks.append(QualityPick(workload, preset, anchor, ref.psnr, ref, best, tolerance))
+        if ref.bitrate and best.bitrate and best.bitrate > bitrate_ratio * ref.bitrate:
+            lean = [r for r in good if r.bitrate and r.bitrate <= bitrate_ratio * ref.bitrate]
+            if lean:
+                picks.append(QualityPick(
+                    workload, preset, anchor, ref.psnr, ref, max(lean, key=lambda r: r.fps), tolerance, bitrate_ratio
+                ))  # fmt: skip
+    return picks
+
+
+def frontier_markdown(rows: Sequence[Row], anchor: str = ANCHOR_ENCODER, tolerance: float = ANCHOR_TOLERANCE) -> list[str]:
+    """The "Speed and quality" section: per workload, the pick and every case by fps."""
+    groups = quality_groups(rows)
+    if not groups:
+        return []
+    out = ["## Speed and quality", "",
+           "PSNR and SSIM: against the exact source frames (a lossless render of them), from ffmpeg's "
+           "psnr and ssim filters; bitrate: file bytes x 8 / duration; frontier: no other case is both "
+           "at least as fast and at least as good.", ""]  # fmt: skip
+    picks = quality_picks(rows, anchor, tolerance)
+    for (workload, preset), found in groups.items():
+        out += [f"### {workload} ({preset})", ""]
+        mine = [p for p in picks if (p.workload, p.preset) == (workload, preset)]
+        if mine:
+            out += [f"- {pick.describe()}" for pick in mine] + [""]
+        else:
+            out += [f"- {anchor} was not measured (validly) here: no setting is named as good as it.", ""]
+        front = {r.key for r in pareto_front(found)}
+        out += ["| encoder | renderer | workers | fps | PSNR | SSIM | bitrate | frontier |",
+                "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |"]  # fmt: skip
+        for row in sorted(found, key=lambda r: -r.fps):
+            mark = "yes" if row.key in front else ("invalid" if not row.valid else "")
+            out.append(
+                f"| {row.encoder} | {row.label} | {row.workers} | {row.fps:.2f} | {format_psnr(row.psnr)} | "
+                f"{format_ssim(row.ssim)} | {format_bitrate(row.bitrate)} | {mark} |"
+            )
+        out.append("")
+    return out
+
+
+def limit_lines(rows: Iterable[Row]) -> list[str]:
+    """Per workload x preset x encoder with an encode-bound limit: the limit and each case's share."""
+    groups: dict[tuple[str, str, str], list[Row]] = {}
+    for row in sort_rows(rows):
+        if row.encode_limit_fps is not None:
+            groups.setdefault(row.group, []).append(row)
+    lines: list[str] = []
+    for (workload, preset, encoder), found in groups.items():
+        limit = found[0].encode_limit_fps
+        shares = ", ".join(
+            f"{r.label} w{r.workers} {format_fraction(r.encode_limit_fraction)}" for r in found
+        )
+        lines.append(f"{workload} ({preset}, {encoder}): ffmpeg alone encodes it at {limit:.2f} fps; {shares}")
+    return lines
+
+
 def markdown(
     rows: Sequence[Row],
     *,
@@ -144,6 +345,13 @@ def markdown(
             "CPU %: of all cores; peak RSS: summed over the process tree.", ""]
     out += markdown_table(rows)
     out.append("")
+    out += frontier_markdown(rows)
+    limits = limit_lines(rows)
+    if limits:
+        out += ["## Encode-bound limit", "",
+                "ffmpeg encoding the same frames from memory with the same encoder (drawn once beforehand, "
+                "timed in the same session); each case's fps as a share of it.", ""]  # fmt: skip
+        out += [f"- {line}" for line in limits] + [""]
     if gate_lines:
         out += ["## fps gates", ""] + [f"- {line}" for line in gate_lines] + [""]
     problems = problem_lines(rows)

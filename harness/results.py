@@ -40,6 +40,15 @@ class ExtraInfo(TypedDict):
     reference: str | None  # renderer the case is compared with
     wall: float  # median seconds per round
     harness_overhead: float  # largest share of wall the measurement itself took
+    # Quality of the output against the exact source frames (a lossless render of the source,
+    # made once per session), from ffmpeg's psnr and ssim filters; None when not measured.
+    psnr: float | None  # dB, median over rounds; identical frames: PSNR_CAP (ffmpeg says inf)
+    ssim: float | None  # 0..1, median over rounds
+    bitrate: float | None  # bits per second of the whole file: bytes * 8 / video duration
+    # Workloads whose frames cost almost nothing (gradient): ffmpeg encoding the same frames
+    # from memory with the same encoder, timed in the same session; None elsewhere.
+    encode_limit_fps: float | None
+    encode_limit_fraction: float | None  # fps / encode_limit_fps
 
 
 @dataclass(frozen=True)
@@ -66,6 +75,11 @@ class Row:
     wall: float = 0.0
     harness_overhead: float = 0.0
     name: str = ""  # the test's name in pytest-benchmark's JSON
+    psnr: float | None = None
+    ssim: float | None = None
+    bitrate: float | None = None
+    encode_limit_fps: float | None = None
+    encode_limit_fraction: float | None = None
 
     @property
     def key(self) -> tuple[str, int, str, str, str, str]:
@@ -89,6 +103,10 @@ class Row:
     def label(self) -> str:
         """Renderer as plotted: the executor is named when it is not the local pool."""
         return self.renderer if self.executor == "local" else f"{self.renderer} ({self.executor})"
+
+
+#: PSNR recorded for identical frames: ffmpeg reports ``inf``, which JSON cannot hold.
+PSNR_CAP = 100.0
 
 
 def median(values: Sequence[float]) -> float:
@@ -119,7 +137,16 @@ def row_from_info(info: Mapping[str, Any], name: str = "") -> Row:
         wall=float(info.get("wall") or 0.0),
         harness_overhead=float(info.get("harness_overhead") or 0.0),
         name=name,
+        psnr=_optional(info.get("psnr")),
+        ssim=_optional(info.get("ssim")),
+        bitrate=_optional(info.get("bitrate")),
+        encode_limit_fps=_optional(info.get("encode_limit_fps")),
+        encode_limit_fraction=_optional(info.get("encode_limit_fraction")),
     )
+
+
+def _optional(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 def fill_speedups(rows: Iterable[Row]) -> list[Row]:

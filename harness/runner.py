@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.encode_limit import EncodeLimit
 from harness.matrix import Case
 from harness.measure import TreeMonitor, Usage
 from harness.references import References, output_suffix
-from harness.results import ExtraInfo, Row, median
+from harness.results import PSNR_CAP, ExtraInfo, Row, median
 from harness.validate import ValidationReport
 from impls.errors import ValidationFailed
 from impls.protocol import Renderer, RenderJob, RenderResult
@@ -53,8 +54,26 @@ def _median_stages(rounds: list[Round]) -> dict[str, float]:
     return out
 
 
-def summarise(case: Case, rounds: list[Round], reports: list[ValidationReport], reference_fps: float | None, machine: dict[str, Any]) -> ExtraInfo:
-    """The case's ``extra_info`` from its rounds and validation reports."""
+def _quality(reports: list[ValidationReport]) -> tuple[float | None, float | None, float | None]:
+    """Median PSNR (capped: JSON has no inf), SSIM and bitrate over the rounds' outputs."""
+    psnrs = [r.psnr for r in reports if r.psnr is not None]
+    ssims = [r.ssim for r in reports if r.ssim is not None]
+    bitrates = [
+        r.facts.size_bytes * 8 / r.facts.duration for r in reports if r.facts is not None and r.facts.duration > 0
+    ]
+    psnr = min(float(statistics.median(psnrs)), PSNR_CAP) if psnrs else None
+    return psnr, (median(ssims) if ssims else None), (median(bitrates) if bitrates else None)
+
+
+def summarise(
+    case: Case,
+    rounds: list[Round],
+    reports: list[ValidationReport],
+    reference_fps: float | None,
+    machine: dict[str, Any],
+    limit: EncodeLimit | None = None,
+) -> ExtraInfo:
+    """The case's ``extra_info`` from its rounds, validation reports and encode-bound limit."""
     problems: list[str] = []
     for report in reports:
         for problem in report.problems:
@@ -66,6 +85,8 @@ def summarise(case: Case, rounds: list[Round], reports: list[ValidationReport], 
         speedup: float | None = 1.0
     else:
         speedup = None if not reference_fps else fps / reference_fps
+    psnr, ssim, bitrate = _quality(reports)
+    limit_fps = limit.fps if limit is not None and limit.fps > 0 else None
     return ExtraInfo(
         renderer=case.renderer,
         workers=case.workers,
@@ -87,6 +108,11 @@ def summarise(case: Case, rounds: list[Round], reports: list[ValidationReport], 
         reference=case.reference,
         wall=median([r.usage.wall for r in rounds]),
         harness_overhead=max(r.usage.overhead_fraction for r in rounds),
+        psnr=psnr,
+        ssim=ssim,
+        bitrate=bitrate,
+        encode_limit_fps=limit_fps,
+        encode_limit_fraction=None if limit_fps is None else fps / limit_fps,
     )
 
 
@@ -101,8 +127,10 @@ class CaseRunner:
         invalid_dir: Callable[[], Path],
         rounds: int,
         machine: Callable[[], dict[str, Any]],
+        encode_limit: Callable[[Case], EncodeLimit | None] = lambda case: None,
     ) -> None:
         self.references = references
+        self._encode_limit = encode_limit
         self._renderer = renderer
         self._workdir = workdir
         self._invalid_dir = invalid_dir
@@ -168,7 +196,9 @@ class CaseRunner:
                 keep = self._invalid_dir() / r.output.name
                 shutil.move(r.output, keep)
                 report.problems.append(f"the invalid output is kept as {keep}")
-        info = summarise(case, rounds, reports, reference_fps(case), self._machine())
+        # After the timed rounds, never during them: the limit's own encode would compete.
+        limit = self._encode_limit(case)
+        info = summarise(case, rounds, reports, reference_fps(case), self._machine(), limit)
         return info, reports
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from harness import gate, matrix, report
+from harness.encode_limit import EncodeLimits
 from harness.matrix import Case
 from harness.options import Settings
 from harness.references import References
@@ -76,9 +77,14 @@ class RenderbenchSession:
         self.written: list[Path] = []
         self._workdir: Path | None = None
         self.references = References(self.workdir, self.renderers.get)
-        self.runner = CaseRunner(
-            self.references, self.renderers.get, self.workdir, self.invalid_dir, settings.rounds, machine_facts
+        self.limit_workloads: set[tuple[str, str]] = set()  # (workload, preset) with cheap frames
+        self.limits = EncodeLimits(
+            self.workdir, settings.rounds, lambda case: (case.workload, case.preset) in self.limit_workloads
         )
+        self.runner = CaseRunner(
+            self.references, self.renderers.get, self.workdir, self.invalid_dir, settings.rounds, machine_facts,
+            encode_limit=self.limits.for_case,
+        )  # fmt: skip
         self.previous: Run | None = None
         self._load_previous()
 
@@ -141,9 +147,11 @@ class RenderbenchSession:
             return [Workload(name, "custom", source, mode)]
         names = _listed(kwargs.get("workloads")) or self.settings.workloads
         try:
-            return [presets.workload(name, self.settings.preset, self.workdir) for name in names]
+            loads = [presets.workload(name, self.settings.preset, self.workdir) for name in names]
         except KeyError as exc:
             raise pytest.UsageError(str(exc.args[0])) from None
+        self.limit_workloads.update((w.name, w.preset) for w in loads if w.encode_limit)
+        return loads
 
     def generate(self, metafunc: pytest.Metafunc) -> None:
         """Parametrise ``renderbench_case`` with the matrix (options, or the marker's overrides)."""
@@ -270,6 +278,7 @@ class RenderbenchSession:
         return (yield)
 
     def _finish(self, session: pytest.Session) -> None:
+        self.notes += [e for e in self.limits.errors if e not in self.notes]
         rows = self._finish_rows()
         self._speedup_found = gate.check_min_speedup(rows, self.settings.min_speedup)
         self._drop_found = []
@@ -319,6 +328,12 @@ class RenderbenchSession:
             write("")
             for winner in winners:
                 write("winner " + winner.describe(), bold=True)
+        extra = [pick.describe() for pick in report.quality_picks(rows)]
+        extra += ["encode-bound limit: " + line for line in report.limit_lines(rows)]
+        if extra:
+            write("")
+            for line in extra:
+                write(line)
         for line in report.problem_lines(rows):
             write(line, red=True)
         for case_id, message in self.failures.items():

@@ -201,6 +201,7 @@ class ValidationReport:
     fidelity: str = "none"  # "exact" | "quality" | "index" | "none"
     psnr: float | None = None
     reference_psnr: float | None = None
+    ssim: float | None = None  # measured with psnr, against the same frames
 
     @property
     def ok(self) -> bool:
@@ -223,6 +224,16 @@ def framemd5(path: Path) -> list[str]:
 def psnr(path: Path, reference: Path) -> float:
     """Average PSNR (dB) of ``path`` against ``reference`` (ffmpeg's psnr filter; inf if equal)."""
     return ffmpeg.psnr_average(Path(path), Path(reference))
+
+
+def ssim(path: Path, reference: Path) -> float:
+    """Average SSIM of ``path`` against ``reference`` (ffmpeg's ssim filter; 1.0 if equal)."""
+    return ffmpeg.ssim_average(Path(path), Path(reference))
+
+
+def quality(path: Path, reference: Path) -> ffmpeg.Quality:
+    """PSNR and SSIM of ``path`` against ``reference`` in one ffmpeg pass."""
+    return ffmpeg.quality(Path(path), Path(reference))
 
 
 def decode_indices(path: Path) -> list[int]:
@@ -416,7 +427,8 @@ def validate(
         elif mode == "quality":
             assert source_reference is not None
             if _same_size(facts, source_reference, report, "source reference"):
-                report.psnr = psnr(path, source_reference)
+                measured = quality(path, source_reference)
+                report.psnr, report.ssim = measured.psnr, measured.ssim
                 if reference_psnr is None:
                     assert reference is not None
                     same = reference.resolve() == path.resolve()  # the reference checking itself

@@ -615,17 +615,24 @@ def framemd5(path: Path) -> list[str]:
 
 
 _PSNR_AVERAGE = re.compile(r"PSNR .*?average:(\S+)")
+# The comparison filters pair frames by timestamp. Files in different containers round the same
+# frame times differently (Matroska to 1 ms: 0.067 s; MP4 at 1/15360: 0.066992 s), which pairs
+# every third frame with its neighbour at 30 fps and costs ~7 dB. Frame i is compared with frame
+# i: both streams get the timestamp N in one time base (frame count and rate are checked apart).
+_BY_INDEX = "settb=1/1000,setpts=N"
 
 
 def psnr_average(path: Path, reference: Path) -> float:
     """Average PSNR (dB) of ``path``'s frames against ``reference``'s (``inf`` when identical).
 
-    ffmpeg's own figure: from the mean squared error over all frames and planes. Both videos
-    must have the same frame size.
+    ffmpeg's own figure: from the mean squared error over all frames and planes; frame i is
+    compared with frame i whatever the containers' timestamps. Both videos must have the same
+    frame size.
     """
     proc = run_capture(
         ["-loglevel", "info", "-nostats", "-i", str(path), "-i", str(reference),
-         "-lavfi", "[0:v:0][1:v:0]psnr", "-f", "null", "-"],
+         "-lavfi", f"[0:v:0]{_BY_INDEX}[main];[1:v:0]{_BY_INDEX}[ref];[main][ref]psnr",
+         "-f", "null", "-"],
         f"ffmpeg comparing {Path(path).name} with {Path(reference).name} (psnr)",
     )  # fmt: skip
     found = _PSNR_AVERAGE.findall(proc.stderr)
@@ -636,6 +643,49 @@ def psnr_average(path: Path, reference: Path) -> float:
             "no PSNR summary in ffmpeg's output\n" + proc.stderr,
         )
     return float(found[-1])  # float() reads "inf"
+
+
+_SSIM_ALL = re.compile(r"SSIM .*?All:(\S+)")
+
+
+@dataclass(frozen=True)
+class Quality:
+    """``path``'s frames against a reference's: average PSNR (dB, ``inf`` when identical) and
+    SSIM (1.0 when identical), both as ffmpeg's psnr and ssim filters report them."""
+
+    psnr: float
+    ssim: float
+
+
+def quality(path: Path, reference: Path, *, pix_fmt: str | None = None) -> Quality:
+    """PSNR and SSIM of ``path``'s frames against ``reference``'s, in one decoding pass.
+
+    The psnr filter passes its main input through unchanged, so the ssim filter gets the same
+    decoded frames: each file is decoded once. ``pix_fmt`` converts both to one format first
+    (e.g. a 4:2:2 10-bit ProRes output against a yuv420p reference); by default ffmpeg
+    negotiates one. PSNR is ffmpeg's ``average`` (from the mean squared error over all frames
+    and planes), SSIM its ``All``. Both videos must have the same frame size.
+    """
+    convert = f"format={pix_fmt}," if pix_fmt else ""
+    graph = (
+        f"[0:v:0]{convert}{_BY_INDEX}[main];[1:v:0]{convert}{_BY_INDEX},split[ref0][ref1];"
+        "[main][ref0]psnr[checked];[checked][ref1]ssim"
+    )
+    what = f"ffmpeg comparing {Path(path).name} with {Path(reference).name} (psnr, ssim)"
+    proc = run_capture(
+        ["-loglevel", "info", "-nostats", "-i", str(path), "-i", str(reference),
+         "-lavfi", graph, "-f", "null", "-"],
+        what,
+    )  # fmt: skip
+    psnr_found, ssim_found = _PSNR_AVERAGE.findall(proc.stderr), _SSIM_ALL.findall(proc.stderr)
+    if not psnr_found or not ssim_found:
+        raise FFmpegError(what, proc.returncode, "no PSNR/SSIM summary in ffmpeg's output\n" + proc.stderr)
+    return Quality(psnr=float(psnr_found[-1]), ssim=float(ssim_found[-1]))
+
+
+def ssim_average(path: Path, reference: Path) -> float:
+    """Average SSIM of ``path``'s frames against ``reference``'s (1.0 when identical)."""
+    return quality(path, reference).ssim
 
 
 def iter_rgb_frames(path: Path, width: int, height: int) -> Iterator[bytes]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -129,11 +130,22 @@ class EncoderSpec:
 
     @classmethod
     def parse(cls, text: str) -> EncoderSpec:
-        """Parse ``codec[:preset[:crf]]``, e.g. ``libx264:veryfast:23`` (empty part = default)."""
-        parts = text.split(":")
-        if len(parts) > 3 or not parts[0]:
-            raise InvalidJob(f"encoder {text!r} must look like codec[:preset[:crf]]")
-        kwargs: dict[str, Any] = {"codec": parts[0]}
+        """Parse ``codec[:preset[:crf[:options]]]``, e.g. ``libx264:veryfast:23``.
+
+        An empty part takes the default, ``-`` means "not set". ``options`` are ``name=value``
+        joined by ``+``: ``pix_fmt``, ``bitrate`` and ``threads`` set those fields, ``args``
+        adds raw ffmpeg arguments (split on spaces), any other name becomes the ffmpeg output
+        option ``-name value`` (in order), e.g.
+        ``libvpx-vp9:-:32:deadline=realtime+cpu-used=8+row-mt=1``. Everything after the third
+        ``:`` is options, so values may hold colons (``x265-params=a=1:b=2``).
+
+        Codecs without x264-style presets get codec-appropriate defaults when the text leaves
+        them out (ProRes: no preset, no crf, yuv422p10le; VP9: no preset).
+        """
+        parts = text.split(":", 3)
+        if not parts[0]:
+            raise InvalidJob(f"encoder {text!r} must look like codec[:preset[:crf[:options]]]")
+        kwargs: dict[str, Any] = {"codec": parts[0], **_PARSE_DEFAULTS.get(parts[0], {})}
         if len(parts) > 1 and parts[1]:
             kwargs["preset"] = None if parts[1] == "-" else parts[1]
         if len(parts) > 2 and parts[2]:
@@ -141,14 +153,27 @@ class EncoderSpec:
                 kwargs["crf"] = None if parts[2] == "-" else int(parts[2])
             except ValueError as exc:
                 raise InvalidJob(f"crf in encoder {text!r} must be an integer") from exc
+        if len(parts) > 3 and parts[3]:
+            kwargs.update(_parse_options(text, parts[3]))
         return cls(**kwargs)
 
     @property
     def label(self) -> str:
-        """Short stable id, e.g. ``libx264:medium:23``."""
-        return ":".join(
-            [self.codec, self.preset or "-", "-" if self.crf is None else str(self.crf)]
-        )
+        """Short stable id, e.g. ``libx264:medium:23``; :meth:`parse` reads it back.
+
+        Options appear only when set (``pix_fmt`` when it is not the codec's default).
+        """
+        base = [self.codec, self.preset or "-", "-" if self.crf is None else str(self.crf)]
+        options: list[str] = []
+        default_pix_fmt = _PARSE_DEFAULTS.get(self.codec, {}).get("pix_fmt", "yuv420p")
+        if self.pix_fmt != default_pix_fmt:
+            options.append(f"pix_fmt={self.pix_fmt}")
+        if self.bitrate is not None:
+            options.append(f"bitrate={self.bitrate}")
+        if self.threads is not None:
+            options.append(f"threads={self.threads}")
+        options += _extra_options(self.extra)
+        return ":".join(base + (["+".join(options)] if options else []))
 
     @property
     def is_lossless(self) -> bool:
@@ -177,6 +202,63 @@ class EncoderSpec:
                 f"clip.resized(({width - width % 2}, {height - height % 2})), "
                 "or use pix_fmt='yuv444p'"
             )
+
+
+#: What :meth:`EncoderSpec.parse` gives a codec for the parts the text leaves out. x264-style
+#: presets and crf mean nothing to ProRes (ffmpeg would only warn that they went unused), and
+#: prores_ks cannot encode yuv420p (ffmpeg would switch to yuv422p10le behind our back).
+_PRORES_DEFAULTS: dict[str, Any] = {"preset": None, "crf": None, "pix_fmt": "yuv422p10le"}
+_PARSE_DEFAULTS: dict[str, dict[str, Any]] = {
+    "prores_ks": _PRORES_DEFAULTS,
+    "prores_aw": _PRORES_DEFAULTS,
+    "prores": _PRORES_DEFAULTS,
+    "libvpx-vp9": {"preset": None},
+}
+#: Options of an encoder text that set a field of :class:`EncoderSpec` (not an ffmpeg argument).
+_FIELD_OPTIONS = ("pix_fmt", "bitrate", "threads")
+#: Raw ffmpeg arguments, split on spaces: for extra arguments that are not name/value pairs.
+_RAW_OPTION = "args"
+# "+" separates options only where a new "name=" follows: "movflags=+faststart" stays whole.
+_OPTION_SEPARATOR = re.compile(r"\+(?=-?[A-Za-z_][\w:.-]*=)")
+
+
+def _parse_options(text: str, options: str) -> dict[str, Any]:
+    fields: dict[str, Any] = {}
+    extra: list[str] = []
+    for option in _OPTION_SEPARATOR.split(options):
+        name, sep, value = option.partition("=")
+        name = name.lstrip("-")
+        if not sep or not name or not value:
+            raise InvalidJob(
+                f"option {option!r} of encoder {text!r} must look like name=value "
+                "(options are joined by '+', e.g. deadline=realtime+cpu-used=8)"
+            )
+        if name == "threads":
+            try:
+                fields["threads"] = int(value)
+            except ValueError:
+                raise InvalidJob(f"threads in encoder {text!r} must be an integer") from None
+        elif name in _FIELD_OPTIONS:
+            fields[name] = value
+        elif name == _RAW_OPTION:
+            extra += value.split()
+        else:
+            extra += [f"-{name}", value]
+    if extra:
+        fields["extra"] = tuple(extra)
+    return fields
+
+
+def _extra_options(extra: tuple[str, ...]) -> list[str]:
+    """``extra`` as label options: ``name=value`` pairs, else one ``args=...``."""
+    names, values = extra[0::2], extra[1::2]
+    pairs = len(names) == len(values) and all(
+        len(n) > 1 and n.startswith("-") and "=" not in n and " " not in n + v and v
+        for n, v in zip(names, values)
+    )
+    if pairs:
+        return [f"{n[1:]}={v}" for n, v in zip(names, values)]
+    return [f"{_RAW_OPTION}={' '.join(extra)}"] if extra else []
 
 
 ProgressCallback = Callable[[int], None]

@@ -4,3 +4,4 @@ from __future__ import annotations
 
 SLIDESHOW = "harness.workloads.slideshow:make"
 FRAME_INDEX = "harness.workloads.frame_index:make"
+GRADIENT = "harness.workloads.gradient:make"

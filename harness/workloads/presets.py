@@ -2,6 +2,7 @@
 
 ``smoke`` is tiny (seconds, for CI and tests); ``full`` is what the published numbers use:
 the 1920x1080 30 fps 10 s slideshow of the seed, and the Manim explainer at ``-qh``.
+``gradient`` is the cheap-frame workload: its cases are compared with the encode-bound limit.
 """
 
 from __future__ import annotations
@@ -11,10 +12,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from impls.protocol import ClipSource, Source
-from harness.workloads import FRAME_INDEX, SLIDESHOW
+from harness.workloads import FRAME_INDEX, GRADIENT, SLIDESHOW
 
 #: How each workload's outputs are checked against the reference (harness.validate modes).
-VALIDATION_MODE = {"slideshow": "auto", "frame_index": "index", "explainer": "auto"}
+VALIDATION_MODE = {"slideshow": "auto", "frame_index": "index", "explainer": "auto", "gradient": "auto"}
+
+#: Workloads whose frames cost almost nothing to draw: the harness also times ffmpeg encoding
+#: their frames from memory (the encode-bound limit) and reports each case against it.
+ENCODE_LIMIT = frozenset({"gradient"})
 
 _CLIPS: dict[tuple[str, str], ClipSource] = {
     ("slideshow", "smoke"): ClipSource(
@@ -23,6 +28,8 @@ _CLIPS: dict[tuple[str, str], ClipSource] = {
     ("slideshow", "full"): ClipSource(SLIDESHOW, {"width": 1920, "height": 1080, "fps": 30, "duration": 10.0}),
     ("frame_index", "smoke"): ClipSource(FRAME_INDEX, {"width": 160, "height": 120, "fps": 30, "duration": 1.0}),
     ("frame_index", "full"): ClipSource(FRAME_INDEX, {"width": 1920, "height": 1080, "fps": 30, "duration": 10.0}),
+    ("gradient", "smoke"): ClipSource(GRADIENT, {"width": 320, "height": 180, "fps": 30, "duration": 1.0}),
+    ("gradient", "full"): ClipSource(GRADIENT, {"width": 1920, "height": 1080, "fps": 30, "duration": 10.0}),
 }  # fmt: skip
 
 _MANIM_QUALITY = {"smoke": "l", "full": "h"}
@@ -37,6 +44,7 @@ class Workload:
     source: Source | None
     mode: str = "auto"
     unavailable: str | None = None  # why ``source`` is None
+    encode_limit: bool = False  # measure the encode-bound limit for its cases (cheap frames)
 
 
 def _explainer(preset: str, inputs: Path) -> Source:
@@ -48,7 +56,7 @@ def _explainer(preset: str, inputs: Path) -> Source:
     return explainer.source(inputs / "explainer-full", quality=_MANIM_QUALITY[preset])
 
 
-NAMES = ("slideshow", "frame_index", "explainer")
+NAMES = ("slideshow", "frame_index", "explainer", "gradient")
 
 
 def workload(name: str, preset: str, inputs: Callable[[], Path]) -> Workload:
@@ -61,7 +69,7 @@ def workload(name: str, preset: str, inputs: Callable[[], Path]) -> Workload:
         raise KeyError(f"unknown workload {name!r}; known: {', '.join(NAMES)}")
     mode = VALIDATION_MODE.get(name, "auto")
     if (name, preset) in _CLIPS:
-        return Workload(name, preset, _CLIPS[name, preset], mode)
+        return Workload(name, preset, _CLIPS[name, preset], mode, encode_limit=name in ENCODE_LIMIT)
     try:
         return Workload(name, preset, _explainer(preset, inputs()), mode)
     except Exception as exc:  # a broken optional workload is reported, never fatal to collection

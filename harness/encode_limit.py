@@ -1,0 +1,114 @@
+"""The encode-bound limit: how fast one ffmpeg encodes a workload's frames handed over from memory.
+
+On a workload whose frames cost almost nothing to draw (``gradient``), no renderer can beat
+ffmpeg encoding the very same frames with the same encoder settings: every frame per second a
+renderer falls short of that is orchestration (processes, pipes, image files, segments, joins).
+The frames are drawn once into memory (untimed), then one :class:`~impls.ffmpeg.FrameWriter`
+encode of them is timed, writing a real file in the container the cases write. Measured once per
+workload x preset x encoder per session, between cases, never while a case is being timed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from harness.matrix import Case
+from harness.references import output_suffix
+from impls import ffmpeg
+from impls.protocol import ClipSource, EncoderSpec
+from impls.timeline import Timeline, frame_rgb, frame_rgba
+
+
+@dataclass(frozen=True)
+class EncodeLimit:
+    """One measurement: ``walls`` holds the seconds of each timed encode of ``frames`` frames."""
+
+    frames: int
+    walls: tuple[float, ...]
+
+    @property
+    def wall(self) -> float:
+        return float(statistics.median(self.walls))
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of the median encode (the same statistic as a case's fps)."""
+        return self.frames / self.wall if self.wall > 0 else 0.0
+
+
+def draw_frames(source: ClipSource, encoder: EncoderSpec) -> tuple[list[np.ndarray[Any, np.dtype[np.uint8]]], ffmpeg.RawFormat]:
+    """Every frame of ``source`` as the renderers draw it (RGBA when ``encoder`` keeps alpha)."""
+    clip = source.load()
+    try:
+        timeline = Timeline.for_clip(clip)
+        draw = frame_rgba if encoder.has_alpha else frame_rgb
+        frames = [draw(clip, timeline.time(i)) for i in range(timeline.frames)]
+    finally:
+        clip.close()
+    height, width = frames[0].shape[:2]
+    encoder.check_size(width, height)
+    pix_fmt = "rgba" if encoder.has_alpha else "rgb24"
+    return frames, ffmpeg.RawFormat(width, height, timeline.rate, pix_fmt)
+
+
+def measure(source: ClipSource, encoder: EncoderSpec, output: Path, rounds: int = 1) -> EncodeLimit:
+    """Draw ``source``'s frames once, then time ``rounds`` encodes of them into ``output``.
+
+    Each timed encode is one ffmpeg started, fed every frame from memory and finished (its
+    start-up and the container's trailer included, as a renderer pays them). ``output`` is
+    removed afterwards, whatever happens.
+    """
+    if rounds < 1:
+        raise ValueError(f"rounds must be >= 1, got {rounds}")
+    frames, fmt = draw_frames(source, encoder)
+    walls: list[float] = []
+    try:
+        for _ in range(rounds):
+            started = time.perf_counter()
+            with ffmpeg.FrameWriter(output, fmt, encoder) as writer:
+                for frame in frames:
+                    writer.write(frame)
+            walls.append(time.perf_counter() - started)
+    finally:
+        with contextlib.suppress(OSError):
+            Path(output).unlink(missing_ok=True)
+    return EncodeLimit(frames=len(frames), walls=tuple(walls))
+
+
+class EncodeLimits:
+    """The session's encode-bound limits, each measured the first time a case of its group asks.
+
+    ``wanted(case)`` says whether the case's workload gets a limit (cheap-frame workloads only:
+    on an expensive one the limit says nothing and drawing every frame into memory costs
+    minutes and gigabytes).
+    """
+
+    def __init__(self, workdir: Callable[[], Path], rounds: int, wanted: Callable[[Case], bool]) -> None:
+        self._workdir = workdir
+        self.rounds = rounds
+        self._wanted = wanted
+        self._found: dict[tuple[str, str, str], EncodeLimit | None] = {}
+        self.errors: list[str] = []
+
+    def for_case(self, case: Case) -> EncodeLimit | None:
+        if not isinstance(case.source, ClipSource) or not self._wanted(case):
+            return None
+        if case.group not in self._found:
+            name = "encode-limit-" + "-".join(case.group).replace(":", "_").replace("/", "_")
+            output = self._workdir() / f"{name}{output_suffix(case.encoder)}"
+            try:
+                self._found[case.group] = measure(case.source, case.encoder, output, self.rounds)
+            except Exception as exc:  # a failed measurement leaves the cases' own results intact
+                self._found[case.group] = None
+                self.errors.append(
+                    f"encode-bound limit of {' '.join(case.group)} not measured: {type(exc).__name__}: {exc}"
+                )
+        return self._found[case.group]
