@@ -6,9 +6,47 @@ are detailed (interference patterns, noise, shapes) so the encoder has real work
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+#: Where generated images are kept between processes. Every worker process rebuilds the clip,
+#: and generating a full-HD image costs ~1 s; loading it back costs milliseconds, as loading
+#: a photo from disk does in a real slideshow.
+CACHE_ENV = "RENDERBENCH_CACHE"
+
+
+def cache_dir() -> Path:
+    configured = os.environ.get(CACHE_ENV)
+    if configured:
+        return Path(configured)
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "renderbench"
+
+
+def cached_image(width: int, height: int, seed: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
+    """:func:`synthetic_image`, generated once per machine and loaded from disk after that."""
+    folder = cache_dir() / "slideshow"
+    path = folder / f"img-v1-{width}x{height}-{seed}.npy"
+    try:
+        img: np.ndarray[Any, np.dtype[np.uint8]] = np.load(path)
+        if img.shape == (height, width, 3) and img.dtype == np.uint8:
+            return img
+    except (OSError, ValueError):
+        pass
+    img = synthetic_image(width, height, seed)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        # Written under a unique name and renamed: workers starting together may race here.
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".npy.tmp")
+        with os.fdopen(fd, "wb") as fh:
+            np.save(fh, img)
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only home only costs time
+    return img
 
 
 def synthetic_image(width: int, height: int, seed: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
@@ -68,7 +106,7 @@ def make(
     slides = []
     for k in range(images):
         # Larger than the frame, as photos are: the zoom crops into real detail.
-        img = synthetic_image(int(width * 1.1) // 2 * 2, int(height * 1.1) // 2 * 2, seed + k)
+        img = cached_image(int(width * 1.1) // 2 * 2, int(height * 1.1) // 2 * 2, seed + k)
         rate = zoom / per_image
 
         def scale(t: float, rate: float = rate) -> float:
