@@ -536,20 +536,31 @@ def probe(path: Path) -> dict[str, Any]:
 
 
 def stream_duration(path: Path) -> Fraction:
-    """Exact duration of ``path``'s first video stream (its ``duration_ts`` in its time base)."""
+    """Exact duration of ``path``'s first video stream (its ``duration_ts`` in its time base).
+
+    Matroska/WebM store no per-stream duration (only a tag and the container's, both rounded to
+    milliseconds): there it is the packet count over the stream's frame rate, exact for the
+    constant-rate streams renderbench writes.
+    """
+    what = f"ffprobe reading the duration of {Path(path).name}"
     out = run(
         ["-v", "error", "-select_streams", "v:0",
          "-show_entries", "stream=duration_ts,time_base,duration", "-of", "json", str(path)],
-        f"ffprobe reading the duration of {Path(path).name}",
+        what,
         tool="ffprobe",
     )  # fmt: skip
-    streams = json.loads(out).get("streams") or [{}]
+    streams = json.loads(out).get("streams") or []
+    if not streams:
+        raise FFmpegError(what, 0, "no video stream in the file")
     stream = streams[0]
     if stream.get("duration_ts") is not None and stream.get("time_base"):
         return int(stream["duration_ts"]) * Fraction(stream["time_base"])
     if stream.get("duration") is not None:
         return Fraction(stream["duration"])
-    raise FFmpegError(f"ffprobe reading the duration of {Path(path).name}", 0, "no video stream duration")
+    frames, rate = frames_and_rate(path)
+    if frames < 1 or rate <= 0:
+        raise FFmpegError(what, 0, f"no video stream duration ({frames} packets at {rate} fps)")
+    return frames / rate
 
 
 def count_packets(path: Path) -> int:
