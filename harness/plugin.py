@@ -9,7 +9,9 @@ hooks). A benchmark module needs only::
 
 ``@pytest.mark.renderbench(source=ClipSource("pkg.clips:intro"), renderers="baseline,chunk",
 workers=[1, 2], encoders="libx264:veryfast:23", reference="baseline", workload="intro",
-mode="auto")`` benchmarks a user's own clip instead (every keyword optional).
+mode="auto", encode_limit=False)`` benchmarks a user's own clip instead (every keyword optional;
+``encode_limit=True`` also times ffmpeg encoding the clip's frames from memory, for clips whose
+frames are cheap to draw).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ SESSION = pytest.StashKey[RenderbenchSession]()
 
 MARKER = (
     "renderbench(source=None, workload=None, renderers=None, workers=None, encoders=None, "
-    "workloads=None, reference=None, mode='auto'): a renderbench benchmark; the plugin "
+    "workloads=None, reference=None, mode='auto', encode_limit=False): a renderbench benchmark; the plugin "
     "parametrises its renderbench_case fixture"
 )
 

@@ -58,9 +58,7 @@ def _quality(reports: list[ValidationReport]) -> tuple[float | None, float | Non
     """Median PSNR (capped: JSON has no inf), SSIM and bitrate over the rounds' outputs."""
     psnrs = [r.psnr for r in reports if r.psnr is not None]
     ssims = [r.ssim for r in reports if r.ssim is not None]
-    bitrates = [
-        r.facts.size_bytes * 8 / r.facts.duration for r in reports if r.facts is not None and r.facts.duration > 0
-    ]
+    bitrates = [r.facts.bitrate for r in reports if r.facts is not None and r.facts.bitrate is not None]
     psnr = min(float(statistics.median(psnrs)), PSNR_CAP) if psnrs else None
     return psnr, (median(ssims) if ssims else None), (median(bitrates) if bitrates else None)
 

@@ -35,7 +35,7 @@ from impls.registry import RENDERERS
 OVERHEAD_LIMIT = 0.02
 
 MARKER_KEYWORDS = frozenset(
-    {"source", "workload", "mode", "renderers", "workers", "encoders", "workloads", "reference"}
+    {"source", "workload", "mode", "renderers", "workers", "encoders", "workloads", "reference", "encode_limit"}
 )
 
 #: Validation of a user's source: auto (exact with a lossless encoder, else quality against a
@@ -144,12 +144,14 @@ class RenderbenchSession:
             mode = str(kwargs.get("mode", "auto"))
             if mode not in USER_MODES:
                 raise pytest.UsageError(f"renderbench marker: mode {mode!r} is not one of {', '.join(USER_MODES)}")
-            return [Workload(name, "custom", source, mode)]
-        names = _listed(kwargs.get("workloads")) or self.settings.workloads
-        try:
-            loads = [presets.workload(name, self.settings.preset, self.workdir) for name in names]
-        except KeyError as exc:
-            raise pytest.UsageError(str(exc.args[0])) from None
+            # encode_limit=True: the user's frames are cheap too, time ffmpeg encoding them alone.
+            loads = [Workload(name, "custom", source, mode, encode_limit=bool(kwargs.get("encode_limit", False)))]
+        else:
+            names = _listed(kwargs.get("workloads")) or self.settings.workloads
+            try:
+                loads = [presets.workload(name, self.settings.preset, self.workdir) for name in names]
+            except KeyError as exc:
+                raise pytest.UsageError(str(exc.args[0])) from None
         self.limit_workloads.update((w.name, w.preset) for w in loads if w.encode_limit)
         return loads
 

@@ -59,6 +59,12 @@ class VideoFacts:
     size_bytes: int
     audio_sample_rate: int | None = None
 
+    @property
+    def bitrate(self) -> float | None:
+        """Bits per second of the whole file (audio and container included): bytes x 8 / the
+        video's duration; None without a duration."""
+        return self.size_bytes * 8 / self.duration if self.duration > 0 else None
+
 
 def _fraction(text: Any) -> Fraction | None:
     try:
