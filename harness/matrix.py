@@ -7,7 +7,8 @@ executor run here?" as arguments, so the rules are unit-tested without ffmpeg. T
   ``manim-serial`` for Manim scenes), run once with 1 worker; others are compared with it;
 - a renderer that does not support a workload's source gets no case for it (not generated);
 - a case that cannot run here (encoder missing from this ffmpeg, renderer or executor
-  unavailable, workload not buildable) is generated and skipped, with the reason;
+  unavailable, workload not buildable) is generated and skipped, with the reason; so is a
+  renderer on an executor it does not run on (its optional ``executor_reason(executor)``);
 - a renderer whose module does not import gets one skipped case per workload saying why.
 """
 
@@ -72,6 +73,15 @@ def _unavailable(renderer: Renderer) -> str | None:
     return None if reason is None else str(reason)
 
 
+def _executor_reason(renderer: Renderer, executor: str) -> str | None:
+    """Why ``renderer`` cannot run on ``executor`` (its optional ``executor_reason``)."""
+    probe = getattr(renderer, "executor_reason", None)
+    if probe is None:
+        return None
+    reason = probe(executor)
+    return None if reason is None else str(reason)
+
+
 def _supports(renderer: Renderer, source: Source) -> bool:
     try:
         return bool(renderer.supports(source))
@@ -132,7 +142,7 @@ def generate(
                     continue
                 renderer_skip = _unavailable(renderer)
                 for executor in executors:
-                    executor_skip = executor_problem(executor)
+                    executor_skip = executor_problem(executor) or _executor_reason(renderer, executor)
                     for count in workers:
                         cases.append(case(name, count, executor, renderer_skip or executor_skip))
         for name, reason in broken.items():

@@ -64,9 +64,13 @@ def _load_renderer(name: str) -> Renderer:
         raise InvalidJob(f"renderer {name!r} is not available: {exc}") from exc
 
 
-def _usable(name: str, source: Source) -> bool:
+def _usable(name: str, source: Source, executor: str = "local") -> bool:
     try:
-        return get_renderer(name).supports(source)
+        renderer = get_renderer(name)
+        refuses = getattr(renderer, "executor_reason", None)  # e.g. disk without a shared dir on Dask
+        if refuses is not None and refuses(executor) is not None:
+            return False
+        return renderer.supports(source)
     except (KeyError, ImportError, TypeError):
         return False
 
@@ -124,7 +128,7 @@ def render(
     if method == AUTO:
         kind = auto.source_kind(src)
         try:
-            choice = auto.choose(kind, lambda name: _usable(name, src), executor=executor)
+            choice = auto.choose(kind, lambda name: _usable(name, src, executor), executor=executor)
         except LookupError as exc:
             raise InvalidJob(str(exc)) from exc
         name, reason = choice.method, choice.reason

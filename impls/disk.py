@@ -11,6 +11,10 @@ Options (``job.options``):
   are options.
 - ``jpeg_quality`` (default 95).
 - ``batch``: frames per task (default: enough tasks for ~8 per worker, at most 32 frames each).
+- ``shared_dir``: a directory every worker and this process see at the same path; the frame
+  files go there (in a private subdirectory, removed after the render) instead of the scratch
+  directory. Required on Dask: the frames are files that this process's ffmpeg reads, so
+  without a shared filesystem ``disk`` cannot run there (``chunk`` can).
 
 Disk use is bounded by the clip: frames x frame size for PPM (checked against the free space
 before anything starts), removed with the scratch directory whatever happens.
@@ -34,6 +38,11 @@ from impls.protocol import RenderJob, RenderResult, Source
 from impls.timeline import Timeline
 
 IMAGE_FORMATS = ("ppm", "png", "jpeg")
+_NEEDS_SHARED_DIR = (
+    "writes frame files that ffmpeg reads in this process: on Dask it needs "
+    "options['shared_dir'], a directory every worker sees at the same path (or use chunk, "
+    "which needs no shared filesystem)"
+)
 _MAX_BATCH = 32
 _TASKS_PER_WORKER = 8
 
@@ -47,10 +56,19 @@ def _options(job: RenderJob, workers: int) -> dict[str, Any]:
             f"image_format 'jpeg' has no alpha, which pix_fmt {job.encoder.pix_fmt!r} keeps; "
             "use 'ppm' or 'png'"
         )
+    shared = job.options.get("shared_dir")
+    if shared is None and job.executor == "dask":
+        raise InvalidJob(f"disk {_NEEDS_SHARED_DIR}")
+    if shared is not None and not Path(shared).is_dir():
+        raise InvalidJob(
+            f"option 'shared_dir' must be an existing directory that every worker sees, "
+            f"got {shared!r}"
+        )
     return {
         "image_format": image_format,
         "jpeg_quality": int_option(job.options, "jpeg_quality", 95, high=100),
         "batch": int_option(job.options, "batch", 0, low=0),
+        "shared_dir": None if shared is None else str(shared),
     }
 
 
@@ -59,11 +77,12 @@ def _check_space(render: ClipRender) -> None:
     if render.info["image_format"] not in {"ppm", "pam"}:
         return  # compressed: size unknown in advance
     needed = render.timeline.frames * (render.source.frame_bytes + 64)
-    free = shutil.disk_usage(render.scratch).free
+    where = render.info["shared_dir"] or tempfile.gettempdir()
+    free = shutil.disk_usage(render.info["shared_dir"] or render.scratch).free
     if needed > free:
         raise InvalidJob(
             f"disk needs {needed / 1e9:.1f} GB for {render.timeline.frames} uncompressed frames "
-            f"in {tempfile.gettempdir()}, which has {free / 1e9:.1f} GB free: point TMPDIR at a "
+            f"in {where}, which has {free / 1e9:.1f} GB free: point TMPDIR at a "
             "larger filesystem, or use the pipe or chunk renderer (no frame files)"
         )
 
@@ -78,8 +97,19 @@ def _pipeline(render: ClipRender, video: Path) -> None:
     image_format: str = render.info["image_format"]
     if image_format == "jpeg":
         render.info["lossy_transport"] = True
-    frames_dir = render.scratch / "frames"
-    frames_dir.mkdir()
+    shared = render.info["shared_dir"]
+    if shared is None:
+        frames_dir = render.scratch / "frames"
+        frames_dir.mkdir()
+    else:
+        frames_dir = Path(tempfile.mkdtemp(prefix="renderbench-frames-", dir=shared))
+    try:
+        _encode_frames(render, video, frames_dir, image_format)
+    finally:
+        shutil.rmtree(frames_dir, ignore_errors=True)  # before the mux: disk back at once
+
+
+def _encode_frames(render: ClipRender, video: Path, frames_dir: Path, image_format: str) -> None:
     batches = _batches(render.timeline, render.workers, render.info["batch"])
     render.info["tasks"] = len(batches)
 
@@ -98,7 +128,6 @@ def _pipeline(render: ClipRender, video: Path) -> None:
         ffmpeg.encode_images(
             pattern, render.timeline.frames, render.timeline.rate, render.job.encoder, video
         )
-    shutil.rmtree(frames_dir, ignore_errors=True)  # before the mux: disk back as soon as possible
 
 
 class DiskRenderer:
@@ -108,6 +137,10 @@ class DiskRenderer:
 
     def supports(self, source: Source) -> bool:
         return supports_clip(source)
+
+    def executor_reason(self, executor: str) -> str | None:
+        """Why ``executor`` cannot run this renderer with default options (None: it can)."""
+        return f"disk {_NEEDS_SHARED_DIR}" if executor == "dask" else None
 
     def render(self, job: RenderJob) -> RenderResult:
         return render_clip(job, self.name, _pipeline, check=_options, prepare=_check_space)

@@ -12,6 +12,8 @@ Failures:
   unfinished task, to a fresh pool, at most ``job.retries`` times per task; then
   :class:`WorkerLost` names the tasks that were running and the dead worker's exit status.
   ``retries`` counts the resubmissions (one per lost pool); ``failures`` records what was lost.
+  A pool whose engine reschedules lost work itself (``reschedules_lost_work``: Dask) reports
+  a loss only once it gave up: :class:`WorkerLost` at once.
 - an error raised by a task (user code, ffmpeg) is raised as it is, never retried.
 - a task running longer than ``job.timeout`` raises :class:`TaskTimeout`.
 
@@ -154,6 +156,13 @@ class Dispatcher(Generic[R]):
                 lost.append(entry)
             else:
                 raise self._task_error(entry, error)
+        if lost and self.pool.reschedules_lost_work:
+            # The engine (Dask) already reran these tasks as often as it was allowed to.
+            names = ", ".join(e.task.label for e in lost)
+            raise WorkerLost(
+                f"worker process lost ({self.pool.loss_detail()}) while rendering {names}; "
+                f"retries={self.job.retries}"
+            )
         if lost:
             self._recover(outstanding, finished)
         elif self.job.timeout is not None:

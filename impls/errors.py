@@ -144,6 +144,10 @@ class SceneTimeout(SceneFailed, TaskTimeout):
     """A Manim scene ran past its timeout; its whole process group was killed."""
 
 
+class SceneWorkerLost(SceneFailed, WorkerLost):
+    """The worker rendering a Manim scene died, and the cluster gave up rescheduling it."""
+
+
 class ScenesFailed(RenderFailed):
     """Some scenes of a Manim render failed; ``failures`` maps each scene name to its error.
 

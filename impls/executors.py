@@ -7,9 +7,10 @@ made in one place:
   with ``forkserver`` (Linux default) or ``spawn``; ``job.options["start_method"]`` or
   ``$RENDERBENCH_START_METHOD`` choose. ``fork`` is refused: a forked worker inherits the
   parent's threads and locks (stderr drainers, executor threads) mid-state.
-- ``executor="dask"``: the seam for a Dask cluster (``Client(...).get_executor()``), which
-  speaks the same ``concurrent.futures`` API. Not implemented yet: asking for it raises
-  :class:`InvalidJob` before anything starts.
+- ``executor="dask"``: a Dask distributed cluster through ``Client(...).get_executor()``,
+  which speaks the same ``concurrent.futures`` API: a private ``LocalCluster`` of ``workers``
+  processes, or the scheduler at ``job.dask_address`` (:mod:`impls.dask_pool`, imported only
+  then: Dask is an optional extra).
 
 A :class:`WorkerPool` is an executor plus the means to stop it for good. ``close()`` is the
 normal end; ``kill()`` the end after a failure: it never waits for running work and leaves no
@@ -70,6 +71,12 @@ class WorkerPool(Protocol):
         """``executor.submit``, plus whatever bookkeeping the pool needs."""
         ...
 
+    @property
+    def reschedules_lost_work(self) -> bool:
+        """Whether the engine itself reruns a lost worker's tasks (Dask does, up to its
+        ``allowed-failures``): then a loss reported on a future is final, never retried again."""
+        ...
+
     def is_worker_loss(self, error: BaseException) -> bool:
         """Whether ``error`` (from a future) means a worker died: transient, worth a retry."""
         ...
@@ -128,12 +135,9 @@ def pool_opener(job: RenderJob, workers: int) -> PoolOpener:
         parent = os.getpid()
         return lambda: LocalPool(workers, method, parent)
     if job.executor == "dask":
-        # The seam for a Dask cluster: a DaskPool wrapping Client(job.dask_address or a
-        # LocalCluster of `workers` processes).get_executor(), with is_worker_loss() mapping
-        # distributed's KilledWorker / CommClosedError, returned here like LocalPool.
-        raise InvalidJob(
-            "executor='dask' is not supported yet; use executor='local' (a process pool)"
-        )
+        from impls.dask_pool import DaskPools
+
+        return DaskPools(job, workers)
     raise InvalidJob(f"executor must be 'local' or 'dask', got {job.executor!r}")
 
 
@@ -171,6 +175,9 @@ def _describe_exit(code: int | None) -> str:
 
 class LocalPool:
     """A process pool on this machine."""
+
+    #: A dead worker breaks the whole pool: the dispatcher retries on a fresh one.
+    reschedules_lost_work = False
 
     def __init__(self, workers: int, method: str, parent_pid: int | None = None) -> None:
         context = multiprocessing.get_context(method)

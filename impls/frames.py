@@ -112,6 +112,14 @@ def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
     return clip, timeline
 
 
+def forget_clip(token: str) -> None:
+    """Drop this process's clip of the render ``token`` (a long-lived Dask worker's memory)."""
+    cached = _clips.pop(token, None)
+    if cached is not None:
+        with contextlib.suppress(Exception):
+            cached[0].close()
+
+
 def frame(source: FrameSource, index: int) -> Frame:
     """Frame ``index`` as HxWx3 (or x4 with alpha) uint8, C-contiguous."""
     clip, timeline = clip_for(source)
@@ -242,8 +250,14 @@ def render_segment(
     ``None`` it is written to a private temporary directory and returned as bytes (no shared
     filesystem). Every attempt writes a new file: the ffmpeg of an attempt whose worker was
     killed may still be finishing its own. The frame count is read back here, in parallel.
+    On a Dask worker the private directory lies in the worker's own directory, which Dask
+    removes even when the worker is killed.
     """
-    private = None if directory is not None else Path(tempfile.mkdtemp(prefix="renderbench-seg-"))
+    private = None
+    if directory is None:
+        from impls.dask_pool import worker_directory
+
+        private = Path(tempfile.mkdtemp(prefix="renderbench-seg-", dir=worker_directory()))
     name = f"segment-{indices.start:08d}-{uuid.uuid4().hex[:8]}{suffix}"
     target = Path(directory if directory is not None else str(private)) / name
     path = str(target) if directory is not None else None

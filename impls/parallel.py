@@ -208,6 +208,7 @@ def _render(
         parent_clip.release()
         video = scratch / f"video{job.output.suffix}"
         pipeline(render, video)
+        _note_dask(render)
         if audio_path is not None:
             with render.stage("mux"):
                 ffmpeg.mux_audio(video, audio_path, tmp)
@@ -232,6 +233,18 @@ def _render(
         failures=render.failures,
         info={**render.info, "audio": audio_path is not None, "ffmpeg": ffmpeg.ffmpeg_binary()},
     )
+
+
+def _note_dask(render: ClipRender) -> None:
+    """Where a Dask render ran, and the tasks Dask rescheduled after losing their worker."""
+    summary = getattr(render.pools, "summary", None)
+    if render.job.executor != "dask" or not callable(summary):
+        return
+    dask: dict[str, Any] = summary()
+    render.info["dask"] = dask
+    render.retries += len(dask["rescheduled"])
+    for key in dask["rescheduled"]:
+        render.failures[f"task {key}"] = "worker lost; rescheduled by Dask"
 
 
 def _fallback(job: RenderJob, name: str, error: RenderFailed, started: float) -> RenderResult:

@@ -282,15 +282,6 @@ def test_bad_options_rejected_before_anything_starts(
     assert not job.output.exists() and list(scratch_root.iterdir()) == []
 
 
-@pytest.mark.parametrize("name", PARALLEL)
-def test_dask_executor_refused_clearly(name: str, tmp_path: Path) -> None:
-    job = RenderJob(
-        ClipSource(FRAME_INDEX, TINY_FRAME_INDEX), tmp_path / "out.mp4", executor="dask"
-    )
-    with pytest.raises(InvalidJob, match="executor='dask' is not supported yet"):
-        _render(name, job)
-
-
 # ---------------------------------------------------------------------------------------------
 # Failures: nothing lost, nothing left behind
 

@@ -23,7 +23,7 @@ from impls import ffmpeg
 from impls.errors import InvalidJob, SceneFailed, ToolNotFound
 from impls.manim import cli, pool
 from impls.manim.assemble import SceneClip, clip_from_files, hold
-from impls.manim.preflight import COMMON_OPTIONS, prepare_manim_job
+from impls.manim.preflight import COMMON_OPTIONS, local_only, prepare_manim_job
 from impls.protocol import ManimSource, RenderJob, RenderResult, Source
 
 FLAG = "--max-inflight-encoders"
@@ -47,6 +47,10 @@ class ManimInflightRenderer:
     def supports(self, source: Source) -> bool:
         return isinstance(source, ManimSource) and self.unavailable_reason() is None
 
+    def executor_reason(self, executor: str) -> str | None:
+        """Why ``executor`` cannot run this renderer (None: it can)."""
+        return local_only(self.name, executor)
+
     def render(self, job: RenderJob) -> RenderResult:
         started = time.perf_counter()
         encoders = job.options.get("encoders")
@@ -54,7 +58,7 @@ class ManimInflightRenderer:
             not isinstance(encoders, int) or isinstance(encoders, bool) or encoders < 1
         ):
             raise InvalidJob(f"option encoders must be an integer >= 1, got {encoders!r}")
-        plan = prepare_manim_job(job, self.options)
+        plan = prepare_manim_job(job, self.options, self.executor_reason)
         reason = self.unavailable_reason(plan.python)
         if reason is not None:
             raise ToolNotFound(f"manim {FLAG}", reason)

@@ -46,7 +46,9 @@ def _transient(error: SceneFailed, run_id: str) -> bool:
     )
 
 
-def _attempt(index: int, task: cli.SceneTask, retries: int) -> Outcome:
+def attempt(index: int, task: cli.SceneTask, retries: int) -> Outcome:
+    """Render ``task``, retrying transient failures up to ``retries`` times; never raises
+    :class:`SceneFailed` (the outcome holds it)."""
     spent = 0
     while True:
         try:
@@ -70,7 +72,7 @@ def run_tasks(
     futures: list[Future[Outcome]] = []
     finished = False
     try:
-        futures = [pool.submit(_attempt, index, task, retries) for index, task in enumerate(tasks)]
+        futures = [pool.submit(attempt, index, task, retries) for index, task in enumerate(tasks)]
         for future in as_completed(futures):
             yield future.result()
         finished = True

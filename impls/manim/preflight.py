@@ -14,9 +14,10 @@ import shutil
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
+from functools import partial
 from pathlib import Path
 
 from impls import ffmpeg
@@ -204,16 +205,37 @@ def check_options(job: RenderJob, allowed: frozenset[str]) -> None:
         )
 
 
-def prepare_manim_job(job: RenderJob, options: frozenset[str] = COMMON_OPTIONS) -> ManimPlan:
-    """Run every check (no manim process starts) and resolve the job into a :class:`ManimPlan`."""
+def local_only(name: str, executor: str) -> str | None:
+    """Why the Manim renderer ``name``, which runs manim on this machine, cannot use ``executor``."""
+    if executor == "local":
+        return None
+    return (
+        f"{name} runs manim on this machine only (executor 'local'); manim-scenes renders "
+        f"each scene on a worker of executor {executor!r}"
+    )
+
+
+def prepare_manim_job(
+    job: RenderJob,
+    options: frozenset[str] = COMMON_OPTIONS,
+    executor_reason: Callable[[str], str | None] | None = None,
+) -> ManimPlan:
+    """Run every check (no manim process starts) and resolve the job into a :class:`ManimPlan`.
+
+    ``executor_reason(executor)`` says why the renderer cannot use the job's executor (None:
+    it can); by default only the local executor is accepted.
+    """
     source = job.source
     if not isinstance(source, ManimSource):
         raise InvalidJob(f"{type(source).__name__} is not a ManimSource")
     check_options(job, options)
-    if job.executor != "local":
-        raise InvalidJob(
-            f"executor {job.executor!r} is not supported by the Manim renderers yet; use 'local'"
-        )
+    refused = (executor_reason or partial(local_only, "this renderer"))(job.executor)
+    if refused is not None:
+        raise InvalidJob(f"executor {job.executor!r} is not supported: {refused}")
+    if job.executor == "dask":
+        from impls.dask_pool import check_dask
+
+        check_dask(job)
     ffmpeg.check_tools()
     ffmpeg.check_output_path(job.output)
     ffmpeg.check_encoder(job.encoder)

@@ -122,13 +122,14 @@ class ManimRangesRenderer(ManimScenesRenderer):
 
     name = "manim-ranges"
     options = COMMON_OPTIONS | {"parts"}
+    executors = ("local",)
 
     def render(self, job: RenderJob) -> RenderResult:
         started = time.perf_counter()
         parts = job.options.get("parts")
         if parts is not None and (not isinstance(parts, int) or isinstance(parts, bool) or parts < 1):
             raise InvalidJob(f"option parts must be an integer >= 1, got {parts!r}")
-        plan = prepare_manim_job(job, self.options)
+        plan = prepare_manim_job(job, self.options, self.executor_reason)
         progress = pool.report_progress(job)
         workers = self.workers(plan)
         try:

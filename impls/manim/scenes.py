@@ -8,7 +8,10 @@ videos are joined without re-encoding and the audio track is built and muxed onc
 
 Options (``job.options``): ``partial`` (default False): write the scenes that rendered even if
 others failed, listing the failures in ``result.failures``; ``python``: the interpreter whose
-manim runs the scenes (default: this one).
+manim runs the scenes (default: this one; on Dask, each worker's own).
+
+With ``executor="dask"`` each scene renders on a Dask worker: the script travels as bytes and
+the scene video comes back as bytes (:mod:`impls.manim.remote`); the assembly happens here.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from pathlib import Path
 
 from impls import ffmpeg
 from impls.errors import SceneFailed
-from impls.manim import cli, pool
+from impls.manim import cli, pool, remote
 from impls.manim.assemble import SceneClip, clip_from_files, hold
-from impls.manim.preflight import COMMON_OPTIONS, ManimPlan, prepare_manim_job
+from impls.manim.preflight import COMMON_OPTIONS, ManimPlan, local_only, prepare_manim_job
 from impls.protocol import ManimSource, RenderJob, RenderResult, Source
 
 
@@ -30,6 +33,8 @@ class ManimScenesRenderer:
 
     name = "manim-scenes"
     options = COMMON_OPTIONS
+    #: Executors this renderer runs its scenes on.
+    executors: tuple[str, ...] = ("local", "dask")
 
     def supports(self, source: Source) -> bool:
         return isinstance(source, ManimSource) and self.unavailable_reason() is None
@@ -40,12 +45,16 @@ class ManimScenesRenderer:
             return f"manim is not installed: {cli.MANIM_HINT}"
         return None
 
+    def executor_reason(self, executor: str) -> str | None:
+        """Why ``executor`` cannot run this renderer (None: it can)."""
+        return None if executor in self.executors else local_only(self.name, executor)
+
     def workers(self, plan: ManimPlan) -> int:
         return plan.workers
 
     def render(self, job: RenderJob) -> RenderResult:
         started = time.perf_counter()
-        plan = prepare_manim_job(job, self.options)
+        plan = prepare_manim_job(job, self.options, self.executor_reason)
         progress = pool.report_progress(job)
         try:
             with ffmpeg.scratch_dir("renderbench-manim-") as work:
@@ -57,7 +66,12 @@ class ManimScenesRenderer:
                 failures: dict[int, SceneFailed] = {}
                 retries = 0
                 render_started = time.perf_counter()
-                for outcome in pool.run_tasks(tasks, self.workers(plan), plan.run_id, job.retries):
+                if job.executor == "dask":
+                    own_python = not job.options.get("python")
+                    outcomes = remote.run_tasks(job, tasks, self.workers(plan), own_python)
+                else:
+                    outcomes = pool.run_tasks(tasks, self.workers(plan), plan.run_id, job.retries)
+                for outcome in outcomes:
                     retries += outcome.retries
                     if outcome.video is None:
                         assert outcome.error is not None
@@ -70,7 +84,8 @@ class ManimScenesRenderer:
                 stages = {"render": time.perf_counter() - render_started}
                 return pool.finish(
                     job, plan, self.name, started, clips, failures, work,
-                    stages=stages, retries=retries, info={"workers": self.workers(plan)},
+                    stages=stages, retries=retries,
+                    info={"workers": self.workers(plan), "executor": job.executor},
                 )  # fmt: skip
         finally:
             cli.forget_run(plan.run_id)

@@ -15,6 +15,7 @@ class ManimSerialRenderer(ManimScenesRenderer):
     """One scene at a time, each in its own manim process."""
 
     name = "manim-serial"
+    executors = ("local",)  # the reference: what a manim user runs on one machine
 
     def workers(self, plan: ManimPlan) -> int:
         return 1

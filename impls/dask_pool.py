@@ -1,0 +1,324 @@
+"""``executor="dask"``: the work of a render runs on a Dask distributed cluster.
+
+Dask is an optional extra (``pip install 'pytest-renderbench[dask]'``): this module imports
+``distributed`` only when a pool opens, so the rest of the package works without it.
+
+Where the workers come from:
+
+- ``job.dask_address=None``: a private ``LocalCluster`` of ``workers`` processes with one
+  thread each (``processes=True``: frames are Python code that holds the GIL), on 127.0.0.1,
+  with no dashboard, quiet logs and its own temporary ``local_directory``. Cluster and client
+  are closed at the end of the render, after a failure too, and the directory is removed.
+- ``job.dask_address="tcp://host:8786"``: a running scheduler. Only this render's client is
+  closed at the end; the cluster stays up. ``workers`` then only sizes the work (chunk count,
+  tasks in flight): give it the cluster's total thread count.
+
+Tasks go through ``Client.get_executor()`` (the ``concurrent.futures`` API), so the dispatcher
+that drives the local process pool drives Dask unchanged: same tasks, same errors, same
+timeouts (counted, as for the local pool, from the estimated start of a task).
+
+A lost worker: Dask's scheduler reschedules the tasks that were assigned to a worker that
+died (the nanny of a ``LocalCluster`` starts a replacement worker) and gives up on a task once
+workers died under it more than ``allowed-failures`` times, failing it with ``KilledWorker``.
+For a cluster renderbench starts, ``allowed-failures`` is ``job.retries``, so a task is tried
+at most ``retries + 1`` times, as with the local pool; unlike the local pool, the other tasks
+are not disturbed. A ``KilledWorker`` is final: the dispatcher raises :class:`WorkerLost`
+without retrying again (the pool says so with ``reschedules_lost_work``). A running cluster
+keeps its own ``allowed-failures`` (Dask's default is 3), which ``job.retries`` does not
+change. Note that Dask counts every task *assigned* to the dying worker, not only the running
+one. Tasks that were rescheduled and then succeeded appear in :meth:`DaskPools.summary`.
+
+On a failure (a task error, a timeout, Ctrl-C) the pool of a private cluster kills every
+worker process and its children (a chunk's ffmpeg, a scene's manim) at once. On a running
+cluster a task that already started cannot be stopped from the client: it runs to its end
+(a Manim scene still stops at its own timeout) and its result is dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import re
+import shutil
+import sys
+import tempfile
+import uuid
+from collections.abc import Callable
+from concurrent.futures import Executor, Future
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import psutil
+
+from impls.errors import InvalidJob, RenderFailed
+
+if TYPE_CHECKING:
+    from impls.protocol import RenderJob
+
+R = TypeVar("R")
+
+DASK_EXTRA = "pip install 'pytest-renderbench[dask]'"
+
+#: How long to wait for a running scheduler to answer, and for it to have a worker (seconds).
+CONNECT_TIMEOUT_S = 30.0
+
+_ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
+
+#: Levels of the private cluster's loggers: a killed worker is reported through the error it
+#: causes, not through the nanny's warnings on the terminal.
+_QUIET = logging.ERROR
+
+
+def check_dask(job: RenderJob) -> None:
+    """Refuse a Dask job that cannot start (no distributed, malformed address), early."""
+    if importlib.util.find_spec("distributed") is None:
+        raise InvalidJob(
+            f"executor='dask' needs dask.distributed, which is not installed: {DASK_EXTRA}"
+        )
+    address = job.dask_address
+    if address is not None and not _ADDRESS.match(address):
+        raise InvalidJob(
+            f"dask_address must be a scheduler address like tcp://host:8786, got {address!r}"
+        )
+
+
+def worker_directory() -> str | None:
+    """The local directory of the Dask worker running the caller; ``None`` outside one.
+
+    Worker-side scratch files go there rather than into the system temp dir: Dask removes
+    the directory of a worker that was killed (the next worker started on that machine purges
+    it), so even a SIGKILLed task leaves nothing behind.
+    """
+    distributed = sys.modules.get("distributed")  # never imported here just to ask
+    if distributed is None:
+        return None
+    try:
+        return str(distributed.get_worker().local_directory)
+    except ValueError:  # not inside a Dask task
+        return None
+
+
+def _forget_clips(tokens: list[str]) -> None:
+    """On a worker: drop the clips this render built (a running cluster outlives the render)."""
+    frames = sys.modules.get("impls.frames")
+    if frames is not None:
+        for token in tokens:
+            frames.forget_clip(token)
+
+
+class DaskPools:
+    """The pool opener of one render on Dask; remembers what its pools saw.
+
+    Each call opens a :class:`DaskPool`. :meth:`summary` tells, after the render, where it ran
+    and which tasks Dask rescheduled because their worker died.
+    """
+
+    def __init__(self, job: RenderJob, workers: int) -> None:
+        check_dask(job)
+        self.address = job.dask_address
+        self.workers = workers
+        self.allowed_failures = job.retries
+        self.scheduler: str | None = None
+        self.lost_workers: list[str] = []
+        self.rescheduled: list[str] = []
+
+    def __call__(self) -> DaskPool:
+        return DaskPool(self.workers, self.address, self.allowed_failures, self)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "scheduler": self.scheduler,
+            "cluster": "local" if self.address is None else "remote",
+            "lost_workers": list(self.lost_workers),
+            "rescheduled": list(self.rescheduled),
+        }
+
+
+class DaskPool:
+    """A Dask client (and, without an address, its private ``LocalCluster``) for one render."""
+
+    #: Dask reschedules a lost worker's tasks itself: a loss reported on a future is final.
+    reschedules_lost_work = True
+
+    def __init__(
+        self,
+        workers: int,
+        address: str | None,
+        allowed_failures: int,
+        owner: DaskPools | None = None,
+    ) -> None:
+        import dask
+        import distributed
+
+        # distributed's constructors are untyped: reached through Any.
+        Client: Any = distributed.Client
+        LocalCluster: Any = distributed.LocalCluster
+
+        self._owner = owner
+        self._cluster: Any = None
+        self._client: Any = None
+        self._directory: str | None = None
+        self._keys: set[str] = set()
+        self._tokens: set[str] = set()
+        self._killed: list[BaseException] = []
+        self.workers = workers
+        try:
+            if address is None:
+                self._directory = tempfile.mkdtemp(prefix="renderbench-dask-")
+                settings = {
+                    # A worker holds one task at a time, so a worker that dies takes one task
+                    # with it (Dask counts every task assigned to it as failed once).
+                    "distributed.scheduler.worker-saturation": 1.0,
+                    # The scheduler's and nannies' own scratch dirs, removed with ours.
+                    "temporary-directory": self._directory,
+                }
+                with dask.config.set(settings):
+                    self._cluster = LocalCluster(
+                        n_workers=workers,
+                        threads_per_worker=1,
+                        processes=True,
+                        host="127.0.0.1",
+                        dashboard_address=None,  # no dashboard...
+                        silence_logs=_QUIET,
+                        local_directory=self._directory,
+                        scheduler_kwargs={
+                            "allowed_failures": allowed_failures,
+                            # ...but the scheduler's HTTP server (health, metrics) still starts:
+                            # on a free port, not 8787, which another cluster may hold.
+                            "dashboard_address": "127.0.0.1:0",
+                        },
+                    )
+                self._client = Client(self._cluster, set_as_default=False)
+                self.address = str(self._cluster.scheduler_address)
+            else:
+                self.address = address
+                self._client = Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT_S)
+                self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+                threads = sum(
+                    int(w.get("nthreads", 0))
+                    for w in self._client.scheduler_info()["workers"].values()
+                )
+                self.workers = threads or workers
+        except BaseException as exc:
+            self._teardown()
+            if isinstance(exc, (OSError, TimeoutError)):
+                where = address or "a new local cluster"
+                hint = f" (start workers with: dask worker {address})" if address else ""
+                raise RenderFailed(f"cannot use the Dask scheduler at {where}: {exc}{hint}") from exc
+            raise
+        if owner is not None:
+            owner.scheduler = self.address
+        self.executor: Executor = self._client.get_executor(pure=False)
+
+    @property
+    def description(self) -> str:
+        if self._cluster is not None:
+            return f"Dask LocalCluster ({self.workers} workers)"
+        return f"Dask cluster at {self.address} ({self.workers} threads)"
+
+    def submit(self, fn: Callable[..., R], /, *args: Any) -> Future[R]:
+        key = f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}"
+        self._keys.add(key)
+        for arg in args:  # the clip recipes this render's workers build and cache
+            token = getattr(arg, "token", None)
+            if isinstance(token, str):
+                self._tokens.add(token)
+        inner = self.executor.submit(fn, *args, key=key)
+        # The dispatcher estimates when a task started from future.running(), which Dask's
+        # futures never report: this one is running from submission, like a local pool's
+        # future once it is queued for a worker.
+        outer: Future[R] = Future()
+        outer.set_running_or_notify_cancel()
+        inner.add_done_callback(partial(self._relay, outer))
+        return outer
+
+    def _relay(self, outer: Future[Any], inner: Future[Any]) -> None:
+        if inner.cancelled():
+            outer.set_exception(
+                RenderFailed(
+                    f"Dask cancelled the task (its scheduler at {self.address} forgot it, or "
+                    "the connection to the scheduler was lost)"
+                )
+            )
+            return
+        error = inner.exception()
+        if error is None:
+            outer.set_result(inner.result())
+            return
+        if self.is_worker_loss(error):
+            self._killed.append(error)
+        outer.set_exception(error)
+
+    def is_worker_loss(self, error: BaseException) -> bool:
+        from distributed import KilledWorker
+
+        return isinstance(error, KilledWorker)
+
+    def loss_detail(self) -> str:
+        if not self._killed:
+            return "a Dask worker died"
+        error: Any = self._killed[-1]
+        tries = int(error.allowed_failures) + 1
+        return (
+            f"Dask worker {error.last_worker.address} died; the task was tried on {tries} "
+            f"worker{'s' if tries != 1 else ''} (the scheduler's allowed-failures is "
+            f"{error.allowed_failures})"
+        )
+
+    def _note_lost_work(self) -> None:
+        """Record, from the scheduler's event log, which of our tasks lost their worker."""
+        if self._owner is None or self._client is None:
+            return
+        with contextlib.suppress(Exception):  # the summary is informative only
+            for _, event in self._client.get_events("all"):
+                if not isinstance(event, dict) or event.get("action") != "remove-worker":
+                    continue
+                if event.get("expected"):
+                    continue
+                ours = sorted(set(event.get("processing-tasks", ())) & self._keys)
+                if ours:
+                    self._owner.lost_workers.append(str(event.get("worker")))
+                    self._owner.rescheduled.extend(ours)
+
+    def close(self) -> None:
+        self._note_lost_work()
+        if self._cluster is None and self._client is not None and self._tokens:
+            # A running cluster keeps its workers: free the clips this render built there.
+            with contextlib.suppress(Exception):
+                self._client.run(_forget_clips, sorted(self._tokens))
+        self._teardown()
+
+    def kill(self) -> None:
+        doomed: list[psutil.Process] = []
+        if self._cluster is not None:
+            for nanny in list(self._cluster.workers.values()):
+                # Graceful for the nanny means: do not restart the worker we are about to kill.
+                with contextlib.suppress(Exception):
+                    nanny.close_gracefully(reason="renderbench: render failed")
+                pid = getattr(nanny, "pid", None)
+                if pid:
+                    with contextlib.suppress(psutil.Error):
+                        worker = psutil.Process(pid)
+                        doomed += worker.children(recursive=True)
+                        doomed.append(worker)
+        with contextlib.suppress(Exception):
+            self.executor.shutdown(wait=False)  # cancels what has not run
+        for proc in doomed:
+            with contextlib.suppress(psutil.Error):
+                proc.kill()
+        psutil.wait_procs(doomed, timeout=5)
+        self._teardown()
+
+    def _teardown(self) -> None:
+        client, self._client = self._client, None
+        cluster, self._cluster = self._cluster, None
+        if client is not None:
+            with contextlib.suppress(Exception):
+                client.close()
+        if cluster is not None:
+            with contextlib.suppress(Exception):
+                cluster.close()
+        if self._directory is not None:
+            shutil.rmtree(self._directory, ignore_errors=True)
+            self._directory = None

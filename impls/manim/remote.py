@@ -1,0 +1,106 @@
+"""Manim scenes on Dask workers: the script travels as bytes, the scene video comes back as bytes.
+
+No shared filesystem is assumed. Each task carries the script's bytes and its file name; on
+the worker it is written into a private directory (inside the worker's Dask directory, which
+Dask removes even if the worker is killed), manim renders the scene there, and the video's
+bytes are returned. Audio files never travel: the scenes are assembled (held frames, one audio
+track) on this machine. A script that reads other files next to it (images, SVGs, modules)
+needs them at the same place on every worker.
+
+The interpreter that runs manim is the worker's own, unless ``options["python"]`` names one
+(then it must exist on every worker). Retries follow the local rules: a manim process killed
+by a signal it did not get from us is retried in the worker up to ``job.retries`` times; a
+worker that dies is Dask's to reschedule (see :mod:`impls.dask_pool`), and a scene whose
+workers kept dying fails with :class:`~impls.errors.SceneWorkerLost`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, as_completed
+from pathlib import Path
+
+from impls.dask_pool import worker_directory
+from impls.errors import SceneWorkerLost
+from impls.executors import pool_opener
+from impls.manim import cli, pool
+from impls.protocol import RenderJob
+
+
+def render_shipped(
+    index: int,
+    task: cli.SceneTask,
+    retries: int,
+    script_name: str,
+    script: bytes,
+    own_python: bool,
+) -> pool.Outcome:
+    """On a worker: write the script into a private directory and render ``task`` from it."""
+    root = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=worker_directory()))
+    try:
+        copy = root / script_name
+        copy.write_bytes(script)
+        here = dataclasses.replace(
+            task,
+            script=str(copy),
+            dest=None,
+            work_root=str(root),
+            python=sys.executable if own_python else task.python,
+        )
+        outcome = pool.attempt(index, here, retries)
+        outcome.task = task  # as the client knows it (its paths, its interpreter)
+        return outcome
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def run_tasks(
+    job: RenderJob, tasks: Sequence[cli.SceneTask], workers: int, own_python: bool
+) -> Iterator[pool.Outcome]:
+    """Run ``tasks`` on the job's Dask cluster, yielding outcomes as they finish.
+
+    Each video is written to its task's ``dest`` here. Leaving early (an exception, Ctrl-C,
+    closing the iterator) kills the workers of a private cluster.
+    """
+    if not tasks:
+        return
+    script = Path(tasks[0].script)
+    data = script.read_bytes()
+    engine = pool_opener(job, workers)()
+    finished = False
+    try:
+        futures: dict[Future[pool.Outcome], int] = {}
+        for index, task in enumerate(tasks):
+            future = engine.submit(
+                render_shipped, index, task, job.retries, script.name, data, own_python
+            )
+            futures[future] = index
+        for future in as_completed(futures):
+            index = futures[future]
+            task = tasks[index]
+            error = future.exception()
+            if error is not None:
+                if not engine.is_worker_loss(error):
+                    raise error
+                yield pool.Outcome(
+                    index,
+                    task,
+                    error=SceneWorkerLost(task.label, f"worker process lost ({engine.loss_detail()})"),
+                )
+                continue
+            outcome = future.result()
+            if outcome.video is not None and outcome.video.data is not None:
+                assert task.dest is not None
+                Path(task.dest).write_bytes(outcome.video.data)
+                outcome.video = dataclasses.replace(outcome.video, path=task.dest, data=None)
+            yield outcome
+        finished = True
+    finally:
+        if finished:
+            engine.close()
+        else:
+            engine.kill()
