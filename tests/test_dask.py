@@ -15,6 +15,7 @@ import importlib.util
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -40,11 +41,13 @@ from impls import (  # noqa: E402
     InvalidJob,
     ManimSource,
     RenderJob,
+    RenderFailed,
     RenderResult,
+    TaskTimeout,
     WorkerLost,
     get_renderer,
 )
-from impls import ffmpeg  # noqa: E402
+from impls import dask_pool, ffmpeg  # noqa: E402
 from impls.errors import ScenesFailed, SceneWorkerLost  # noqa: E402
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders  # noqa: E402
 
@@ -255,6 +258,23 @@ def test_chunk_whose_worker_keeps_dying_fails_cleanly(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("leaves_nothing")
+def test_hung_task_times_out_and_its_workers_are_killed(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    kwargs = {**TINY_FRAME_INDEX, "fault": "hang", "at": 5}
+    job = RenderJob(
+        ClipSource(FAULTY, kwargs), out / "video.mp4", workers=2,
+        encoder=EncoderSpec.lossless(), executor="dask", timeout=3.0,
+    )  # fmt: skip
+    started = time.monotonic()
+    with pytest.raises(TaskTimeout, match=r"chunk 0 \(frames 0..14\) did not finish within the 3 s"):
+        get_renderer("chunk").render(job)
+    assert time.monotonic() - started < 60
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("leaves_nothing")
 def test_manim_worker_killed_from_outside_ends_correct_or_clean(manim: Manim, tmp_path: Path) -> None:
     """SIGKILL the Dask worker process that runs the Grow scene's manim, as a crash would."""
     output = tmp_path / "scenes-dask.mp4"
@@ -340,6 +360,13 @@ def test_renderers_on_a_scheduler_address(
     assert list(shared.iterdir()) == [] and list(scratch_root.iterdir()) == []
     with Client(cluster.scheduler_address, set_as_default=False) as client:
         assert len(client.scheduler_info()["workers"]) == 2  # the cluster is left running
+        # ...without the clips this render built in its workers' memory.
+        assert set(client.run(_cached_clips).values()) == {0}
+
+
+def _cached_clips() -> int:
+    frames = sys.modules.get("impls.frames")
+    return 0 if frames is None else len(frames._clips)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -455,6 +482,21 @@ def test_refused_before_anything_starts(
         get_renderer(name).render(job)
     assert _descendants() <= before
     assert not job.output.exists() and list(scratch_root.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("leaves_nothing")
+def test_unreachable_scheduler_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(dask_pool, "CONNECT_TIMEOUT_S", 2.0)
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
+    out = tmp_path / "out"
+    out.mkdir()
+    job = _frame_index_job(out, executor="dask", dask_address=address)
+    with pytest.raises(RenderFailed, match=f"cannot use the Dask scheduler at {address}"):
+        get_renderer("chunk").render(job)
+    assert list(out.iterdir()) == []
 
 
 @pytest.mark.parametrize("name", ["manim-serial", "manim-inflight", "manim-ranges"])
