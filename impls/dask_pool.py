@@ -193,23 +193,39 @@ class DaskPool:
                 self.address = str(self._cluster.scheduler_address)
             else:
                 self.address = address
-                self._client = Client(address, set_as_default=False, timeout=CONNECT_TIMEOUT_S)
-                self._client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+                client = self._connect(Client, address)
                 threads = sum(
-                    int(w.get("nthreads", 0))
-                    for w in self._client.scheduler_info()["workers"].values()
+                    int(w.get("nthreads", 0)) for w in client.scheduler_info()["workers"].values()
                 )
                 self.workers = threads or workers
         except BaseException as exc:
             self._teardown()
-            if isinstance(exc, (OSError, TimeoutError)):
-                where = address or "a new local cluster"
-                hint = f" (start workers with: dask worker {address})" if address else ""
-                raise RenderFailed(f"cannot use the Dask scheduler at {where}: {exc}{hint}") from exc
+            if isinstance(exc, OSError) and address is None:
+                raise RenderFailed(f"cannot start a Dask LocalCluster: {exc}") from exc
             raise
         if owner is not None:
             owner.scheduler = self.address
         self.executor: Executor = self._client.get_executor(pure=False)
+
+    def _connect(self, client_class: Any, address: str) -> Any:
+        """A client of the scheduler at ``address`` that has at least one worker."""
+        try:
+            client = self._client = client_class(
+                address, set_as_default=False, timeout=CONNECT_TIMEOUT_S
+            )
+        except OSError as exc:
+            raise RenderFailed(
+                f"cannot use the Dask scheduler at {address}: {exc} (is `dask scheduler` "
+                "running there, and reachable from this machine?)"
+            ) from exc
+        try:
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except TimeoutError as exc:
+            raise RenderFailed(
+                f"cannot use the Dask scheduler at {address}: it has no worker after "
+                f"{CONNECT_TIMEOUT_S:g} s; start some with `dask worker {address}`"
+            ) from exc
+        return client
 
     @property
     def description(self) -> str:

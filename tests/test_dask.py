@@ -29,6 +29,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
+import dask  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 from harness import matrix  # noqa: E402
@@ -494,8 +495,26 @@ def test_unreachable_scheduler_fails_cleanly(tmp_path: Path, monkeypatch: pytest
     out = tmp_path / "out"
     out.mkdir()
     job = _frame_index_job(out, executor="dask", dask_address=address)
-    with pytest.raises(RenderFailed, match=f"cannot use the Dask scheduler at {address}"):
+    with pytest.raises(RenderFailed, match=f"cannot use the Dask scheduler at {address}: .*is `dask scheduler` running there"):
         get_renderer("chunk").render(job)
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("leaves_nothing")
+def test_scheduler_without_workers_says_how_to_start_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(dask_pool, "CONNECT_TIMEOUT_S", 1.0)
+    with dask.config.set({"temporary-directory": str(tmp_path / "scheduler")}):
+        empty = LocalCluster(n_workers=0, **QUIET_CLUSTER)  # its files outside the render's temp
+    with empty:
+        address = empty.scheduler_address
+        out = tmp_path / "out"
+        out.mkdir()
+        job = _frame_index_job(out, executor="dask", dask_address=address)
+        with pytest.raises(RenderFailed, match=f"has no worker after 1 s; start some with `dask worker {address}`"):
+            get_renderer("chunk").render(job)
     assert list(out.iterdir()) == []
 
 
