@@ -5,7 +5,8 @@
 
 The first form is chosen unless the first argument names an existing ``.py`` file. Exit
 status: 0 rendered, 1 the render failed, 2 bad arguments or input (unknown method, factory
-not importable, odd frame size, missing output directory...), 130 interrupted. Every error is
+not importable, odd frame size, missing output directory...), 130 interrupted (Ctrl-C), 143
+terminated (SIGTERM: the render cleans up first, see :mod:`impls.signals`). Every error is
 one line on stderr; ``--verbose`` adds the traceback and the reason the method was chosen.
 Also runs on its own: ``python -m harness.render_cli ...``.
 """
@@ -31,6 +32,7 @@ from impls.errors import (
     ToolNotFound,
 )
 from impls.progress import PROGRESS_ENV
+from impls.signals import Terminated, exit_on_sigterm
 from impls.protocol import ClipSource, EncoderSpec, ManimSource, RenderResult, Source, exact_fps
 from impls.registry import RENDERERS
 
@@ -44,7 +46,7 @@ USAGE = (
     "       %(prog)s script.py SCENE [SCENE ...] OUTPUT [options]"
 )
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 #: Errors that mean "the request is wrong", as opposed to "the render broke".
 _USAGE_ERRORS = (InvalidJob, InvalidSource, EncoderUnavailable, ToolNotFound)
@@ -302,25 +304,29 @@ def main(args: argparse.Namespace) -> int:
             )  # fmt: skip
             fps = None
         started = time.perf_counter()
-        result = render(
-            source,
-            output,
-            method=args.method,
-            workers=args.workers,
-            encoder=_encoder(args),
-            audio=not args.no_audio,
-            fallback=args.fallback,
-            progress=progress,
-            fps=fps,
-            executor=args.executor,
-            dask_address=args.dask_address,
-            timeout=args.timeout,
-            options=_options(args.option),
-        )
+        with exit_on_sigterm():
+            result = render(
+                source,
+                output,
+                method=args.method,
+                workers=args.workers,
+                encoder=_encoder(args),
+                audio=not args.no_audio,
+                fallback=args.fallback,
+                progress=progress,
+                fps=fps,
+                executor=args.executor,
+                dask_address=args.dask_address,
+                timeout=args.timeout,
+                options=_options(args.option),
+            )
         wall = time.perf_counter() - started
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Terminated as exc:
+        print(f"{PROG}: {exc}", file=sys.stderr)
+        return EXIT_TERMINATED
     except Exception as exc:
         if args.verbose:
             traceback.print_exc()

@@ -26,6 +26,7 @@ from impls.protocol import (
     Source,
 )
 from impls.registry import RENDERERS, get_renderer
+from impls.signals import Terminated, exit_on_sigterm
 
 __all__ = [
     "RENDERERS",
@@ -44,9 +45,11 @@ __all__ = [
     "RenderbenchError",
     "Source",
     "TaskTimeout",
+    "Terminated",
     "ToolNotFound",
     "ValidationFailed",
     "WorkerLost",
+    "exit_on_sigterm",
     "get_renderer",
     "render",
 ]

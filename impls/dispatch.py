@@ -140,6 +140,9 @@ class Dispatcher(Generic[R]):
     def _collect(self, outstanding: dict[int, _Entry[R]], finished: dict[int, R]) -> None:
         """Wait for at least one task to finish (or a timeout); harvest, retry or raise."""
         running = {e.future: e for e in outstanding.values() if e.seq not in finished and e.future}
+        # Noted on every pass, not only for timeouts: when a worker dies, the tasks it may have
+        # been running are those marked here (the pool does not say which worker ran what).
+        self._mark_started(outstanding, finished, time.monotonic())
         poll = None
         if self.job.timeout is not None:
             poll = min(_MAX_POLL_S, self.job.timeout / 4)

@@ -27,6 +27,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO, Any
 
+from impls import lifeline
 from impls.errors import EncoderUnavailable, FFmpegError, InvalidJob, ToolNotFound
 from impls.protocol import EncoderSpec
 
@@ -94,17 +95,37 @@ def use_for_moviepy() -> str:
 # Running
 
 
-def run(args: Sequence[str], what: str, *, tool: str = "ffmpeg", timeout: float | None = None) -> str:
-    """Run ffmpeg (or ffprobe) with ``args``; return stdout; raise FFmpegError on failure."""
-    return run_capture(args, what, tool=tool, timeout=timeout).stdout
+def run(
+    args: Sequence[str],
+    what: str,
+    *,
+    tool: str = "ffmpeg",
+    timeout: float | None = None,
+    tied: bool = False,
+) -> str:
+    """Run ffmpeg (or ffprobe) with ``args``; return stdout; raise FFmpegError on failure.
+
+    ``tied=True`` for long runs that read no pipe from us (encodes of files): the process is
+    killed when this one dies, even by SIGKILL (:mod:`impls.lifeline`; ~20 ms to start).
+    Short runs (probes, ``-c copy``) end by themselves within seconds; a
+    :class:`FrameWriter`'s ffmpeg ends at the EOF on its stdin.
+    """
+    return run_capture(args, what, tool=tool, timeout=timeout, tied=tied).stdout
 
 
 def run_capture(
-    args: Sequence[str], what: str, *, tool: str = "ffmpeg", timeout: float | None = None
+    args: Sequence[str],
+    what: str,
+    *,
+    tool: str = "ffmpeg",
+    timeout: float | None = None,
+    tied: bool = False,
 ) -> subprocess.CompletedProcess[str]:
     """Like :func:`run`, but return stdout and stderr (some filters report on stderr only)."""
     binary = ffmpeg_binary() if tool == "ffmpeg" else ffprobe_binary()
     cmd = [binary, "-hide_banner", "-nostdin", *args] if tool == "ffmpeg" else [binary, *args]
+    if tied:
+        cmd = lifeline.tied(cmd)
     try:
         proc = subprocess.run(
             cmd, capture_output=True, text=True, errors="replace", timeout=timeout, check=False
@@ -139,10 +160,14 @@ def video_encoders() -> frozenset[str]:
     return _encoder_names(ffmpeg_binary())
 
 
-@functools.cache
+_encoder_errors: dict[tuple[str, EncoderSpec], str | None] = {}
+
+
 def _encoder_error(binary: str, spec: EncoderSpec) -> str | None:
     # Listed is not working: h264_nvenc is listed everywhere and fails without a GPU driver.
     # One 64x64 frame through the real arguments finds that, and bad presets, cheaply.
+    if (binary, spec) in _encoder_errors:
+        return _encoder_errors[(binary, spec)]
     cmd = [
         binary, "-hide_banner", "-nostdin", "-loglevel", "error",
         "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=1:d=1",
@@ -150,9 +175,15 @@ def _encoder_error(binary: str, spec: EncoderSpec) -> str | None:
     ]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode == 0:
-        return None
-    lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-    return lines[0] if lines else f"exit status {proc.returncode}"
+        error = None
+    else:
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        error = lines[0] if lines else f"exit status {proc.returncode}"
+    if proc.returncode >= 0:
+        # The answer is remembered for the life of the process; a probe killed by a signal
+        # (the OOM killer, a stray kill) says nothing about the encoder, so it is asked again.
+        _encoder_errors[(binary, spec)] = error
+    return error
 
 
 def check_encoder(spec: EncoderSpec) -> None:
@@ -280,18 +311,22 @@ class FrameWriter:
         """Write one frame (bytes, memoryview or a C-contiguous uint8 array)."""
         stdin = self._proc.stdin
         assert stdin is not None
-        view = memoryview(frame).cast("B")
-        if isinstance(self.fmt, RawFormat) and view.nbytes != self.fmt.frame_bytes:
-            raise InvalidJob(
-                f"frame {self.frames_written} has {view.nbytes} bytes, expected "
-                f"{self.fmt.frame_bytes} ({self.fmt.width}x{self.fmt.height} {self.fmt.pix_fmt}):"
-                " every frame of a clip must have the same size"
-            )
-        try:
-            stdin.write(view)
-        except (BrokenPipeError, ValueError) as exc:
-            code = self._proc.wait()
-            raise FFmpegError(f"ffmpeg encoding {self.output.name}", code, self._stderr.text()) from exc
+        # Released on the way out, error or not: a traceback kept by the caller would otherwise
+        # keep the frame's buffer exported (a shared-memory block could not be closed).
+        with memoryview(frame).cast("B") as view:
+            if isinstance(self.fmt, RawFormat) and view.nbytes != self.fmt.frame_bytes:
+                raise InvalidJob(
+                    f"frame {self.frames_written} has {view.nbytes} bytes, expected "
+                    f"{self.fmt.frame_bytes} ({self.fmt.width}x{self.fmt.height} "
+                    f"{self.fmt.pix_fmt}): every frame of a clip must have the same size"
+                )
+            try:
+                stdin.write(view)
+            except (BrokenPipeError, ValueError) as exc:
+                code = self._proc.wait()
+                raise FFmpegError(
+                    f"ffmpeg encoding {self.output.name}", code, self._stderr.text()
+                ) from exc
         self.frames_written += 1
 
     def close(self) -> None:
@@ -332,6 +367,7 @@ def encode_images(
          "-start_number", "0", "-i", str(pattern), "-frames:v", str(frames), "-an",
          *encoder_args(encoder), str(output)],
         f"ffmpeg encoding {frames} images into {Path(output).name}",
+        tied=True,
     )  # fmt: skip
 
 
@@ -402,6 +438,7 @@ def still_tail(
         ["-loglevel", "error", "-y", "-i", str(video), "-map", "0:v:0",
          "-vf", f"select='eq(n\\,{last_index})',{clone}", *out],
         what,
+        tied=True,  # decodes the whole scene
     )  # fmt: skip
     if count_packets(output) != count:
         raise FFmpegError(what, 0, f"frame {last_index} not found in {Path(video).name}")
@@ -450,6 +487,7 @@ def build_audio_track(
         ["-loglevel", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[out]",
          "-c:a", codec, *rate, "-ar", str(sample_rate), str(output)],
         f"ffmpeg building the audio track {Path(output).name} from {len(pieces)} pieces",
+        tied=True,
     )  # fmt: skip
 
 
@@ -518,6 +556,7 @@ def concat_reencoded(segments: Sequence[Path], output: Path, encoder: EncoderSpe
          "-filter_complex", f"{labels}concat=n={len(segments)}:v=1:a=0[out]", "-map", "[out]",
          "-fps_mode", "passthrough", "-an", *encoder_args(encoder), str(output)],
         f"ffmpeg re-encoding {len(segments)} segments into {Path(output).name}",
+        tied=True,
     )  # fmt: skip
 
 # ---------------------------------------------------------------------------------------------

@@ -98,7 +98,9 @@ def _pipeline(render: ClipRender, video: Path) -> None:
             for task, value in dispatch.run(tasks()):
                 if block is not None:
                     offset = (task.args[1] % window) * size
-                    writer.write(block.buf[offset : offset + size])
+                    # Released even when the write fails, so that the block can be closed.
+                    with block.buf[offset : offset + size] as slot:
+                        writer.write(slot)
                 else:
                     writer.write(value)
         with render.stage("flush"):  # the encoder's last frames (lookahead)

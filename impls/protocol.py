@@ -349,6 +349,8 @@ def exact_fps(value: float | int | str | Fraction) -> Fraction:
             if not math.isfinite(number):
                 raise InvalidJob(f"fps must be finite and > 0, got {value!r}")
             fps = Fraction(number).limit_denominator(1001)
+    except InvalidJob:
+        raise
     except (TypeError, ValueError, ZeroDivisionError) as exc:
         raise InvalidJob(f"fps {value!r} is not a number") from exc
     if fps <= 0:

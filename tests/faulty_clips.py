@@ -57,3 +57,65 @@ def make(fault: str, at: int, marker: str | None = None, **kwargs: Any) -> Any:
         return inner(t)
 
     return clip.with_updated_frame_function(frame_function)
+
+
+def slow(delay: float, started: str | None = None, **kwargs: Any) -> Any:
+    """frame_index clip whose every frame takes ``delay`` seconds in a pool worker.
+
+    The first frame a worker computes creates the file ``started``: a test waits for it to
+    know that the render is under way (workers started, frames being computed).
+    """
+    clip = frame_index.make(**kwargs)
+    inner = clip.frame_function
+
+    def frame_function(t: float) -> Any:
+        if multiprocessing.parent_process() is not None:
+            if started and not Path(started).exists():
+                Path(started).write_text(str(os.getpid()))
+            time.sleep(delay)
+        return inner(t)
+
+    return clip.with_updated_frame_function(frame_function)
+
+
+def attempts(at: int, log: str, **kwargs: Any) -> Any:
+    """frame_index clip whose frame ``at`` raises in workers, appending a line to ``log`` first.
+
+    The number of lines is the number of times a worker tried the frame.
+    """
+    clip = frame_index.make(**kwargs)
+    fps = clip.fps
+    inner = clip.frame_function
+
+    def frame_function(t: float) -> Any:
+        index = int(round(t * fps))
+        if index == at and multiprocessing.parent_process() is not None:
+            with open(log, "a") as out:
+                out.write(f"{os.getpid()}\n")
+            raise Boom(index, "deterministic user error")
+        return inner(t)
+
+    return clip.with_updated_frame_function(frame_function)
+
+
+BAD = ("duration_none", "duration_zero", "duration_negative", "not_a_clip", "fps_zero", "fps_negative", "fps_nan", "fps_none", "odd")
+
+
+def bad(kind: str, **kwargs: Any) -> Any:
+    """What a careless factory returns; ``kind`` is one of :data:`BAD`."""
+    from moviepy import VideoClip
+
+    if kind not in BAD:
+        raise ValueError(f"unknown kind {kind!r}")
+    if kind == "not_a_clip":
+        return frame_index.draw(0, 16, 16)
+    if kind == "odd":
+        return frame_index.make(**{**kwargs, "width": 161, "height": 91})
+    clip = frame_index.make(**kwargs)
+    if kind.startswith("duration_"):
+        duration = {"duration_none": None, "duration_zero": 0, "duration_negative": -1.0}[kind]
+        clip = VideoClip(clip.frame_function, duration=None).with_fps(clip.fps)
+        clip.duration = clip.end = duration  # set as a careless subclass would, past MoviePy's checks
+        return clip
+    clip.fps = {"fps_zero": 0, "fps_negative": -30, "fps_nan": float("nan"), "fps_none": None}[kind]
+    return clip

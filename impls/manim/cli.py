@@ -7,7 +7,11 @@ either moves the video to ``task.dest`` or returns its bytes.
 
 manim runs as ``<python> -m manim`` (the current interpreter by default), never through a
 shell. Each process starts a new session (``start_new_session=True``): on a timeout, an error
-or a cancelled render the whole process group is killed, so no manim child survives.
+or a cancelled render the whole process group is killed, so no manim child survives. A new
+session also keeps a terminal's Ctrl-C away from manim: the render (this process) gets it and
+kills the groups. Should this process die without cleaning up (SIGKILL), the group is killed
+too: manim is started through :func:`impls.lifeline.tied` (``group=True``), whose launcher
+leads the group and kills it when its parent dies.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+from impls import lifeline
 from impls.errors import InvalidJob, RenderFailed, SceneFailed, SceneTimeout, ToolNotFound
 from impls.protocol import EncoderSpec
 
@@ -228,7 +233,7 @@ def run_manim(cmd: Sequence[str], *, cwd: str, timeout: float, run_id: str = "")
             raise RenderFailed("the render was cancelled; no further manim process is started")
         try:
             proc = subprocess.Popen(
-                list(cmd),
+                lifeline.tied(cmd, group=True),
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,  # manim prompts for a scene when a name is unknown
