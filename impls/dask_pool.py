@@ -43,6 +43,7 @@ import re
 import shutil
 import sys
 import tempfile
+import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -110,8 +111,11 @@ def _forget_clips(tokens: list[str]) -> None:
 class DaskPools:
     """The pool opener of one render on Dask; remembers what its pools saw.
 
-    Each call opens a :class:`DaskPool`. :meth:`summary` tells, after the render, where it ran
-    and which tasks Dask rescheduled because their worker died.
+    Each call opens a :class:`DaskPool`. :meth:`open_ahead` starts opening the first one in the
+    background (a cluster takes a second or more to start: that can overlap with this
+    process building the clip); :meth:`discard_unused` closes it if the render fails before
+    taking it. :meth:`summary` tells, after the render, where it ran and which tasks Dask
+    rescheduled because their worker died.
     """
 
     def __init__(self, job: RenderJob, workers: int) -> None:
@@ -122,9 +126,46 @@ class DaskPools:
         self.scheduler: str | None = None
         self.lost_workers: list[str] = []
         self.rescheduled: list[str] = []
+        self._ahead: Future[DaskPool] | None = None
+
+    def _open(self) -> DaskPool:
+        return DaskPool(self.workers, self.address, self.allowed_failures, self)
 
     def __call__(self) -> DaskPool:
-        return DaskPool(self.workers, self.address, self.allowed_failures, self)
+        ahead, self._ahead = self._ahead, None
+        if ahead is not None:
+            return ahead.result()  # its error, if it failed
+        return self._open()
+
+    def open_ahead(self) -> None:
+        """Start opening the first pool now, on a thread."""
+        if self._ahead is not None:
+            return
+        ahead: Future[DaskPool] = Future()
+
+        def start() -> None:
+            try:
+                ahead.set_result(self._open())
+            except BaseException as exc:  # handed to whoever takes the pool
+                ahead.set_exception(exc)
+
+        threading.Thread(target=start, name="renderbench-dask-start", daemon=True).start()
+        self._ahead = ahead
+
+    def discard_unused(self) -> None:
+        """Close the pool opened ahead if nobody took it (the render failed before its tasks).
+
+        A private cluster is waited for (it starts in seconds) so that no worker outlives the
+        render; a connection to a running scheduler is closed whenever its attempt ends.
+        """
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        if self.address is not None:
+            ahead.add_done_callback(_close_unused)
+            return
+        with contextlib.suppress(BaseException):  # its error is not the render's
+            ahead.result().close()
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -133,6 +174,11 @@ class DaskPools:
             "lost_workers": list(self.lost_workers),
             "rescheduled": list(self.rescheduled),
         }
+
+
+def _close_unused(ahead: Future[DaskPool]) -> None:
+    if not ahead.cancelled() and ahead.exception() is None:
+        ahead.result().close()
 
 
 class DaskPool:

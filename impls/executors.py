@@ -141,6 +141,21 @@ def pool_opener(job: RenderJob, workers: int) -> PoolOpener:
     raise InvalidJob(f"executor must be 'local' or 'dask', got {job.executor!r}")
 
 
+def open_ahead(opener: PoolOpener) -> None:
+    """Let an opener whose pool is slow to start (a Dask cluster) start it now, in the
+    background; the pool is taken by the opener's next call."""
+    start = getattr(opener, "open_ahead", None)
+    if callable(start):
+        start()
+
+
+def discard_unused(opener: PoolOpener) -> None:
+    """Close a pool opened ahead that was never taken (the render failed before its tasks)."""
+    discard = getattr(opener, "discard_unused", None)
+    if callable(discard):
+        discard()
+
+
 def worker_init(parent_pid: int, parent_started: float) -> None:
     """Run once in every local worker, before its first task.
 

@@ -11,7 +11,9 @@ Memory: every worker holds its own clip (MoviePy composites allocate full-frame 
 and masks: ~640 MB for the 1080p slideshow), so the parent gives its copy up once the audio is
 written, before the first worker starts; a render then holds ``workers`` clips, not one more.
 Audio first, not on a thread beside the frames, for that reason: it costs ~1 % of the frames'
-time (0.3 s per 10 s of clip).
+time (0.3 s per 10 s of clip). A Dask cluster's processes start earlier, while this process
+builds the clip (they take a second or more to start), but each builds its clip only with its
+first task, after the parent's copy is gone.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from impls import ffmpeg
 from impls.audio import write_clip_audio
 from impls.dispatch import Dispatcher
 from impls.errors import InvalidJob, RenderFailed
-from impls.executors import PoolOpener, pool_opener, start_method
+from impls.executors import PoolOpener, discard_unused, open_ahead, pool_opener, start_method
 from impls.frames import FrameSource
 from impls.preflight import prepare_clip_job, resolve_workers
 from impls.protocol import ClipSource, RenderJob, RenderResult, Source
@@ -133,7 +135,12 @@ def render_clip(
         info["start_method"] = start_method(job)
     if check is not None:
         info.update(check(job, workers))
-    clip, timeline = prepare_clip_job(job)
+    open_ahead(pools)  # a Dask cluster starts while this process builds the clip
+    try:
+        clip, timeline = prepare_clip_job(job)
+    except BaseException:
+        discard_unused(pools)
+        raise
     holder = _ParentClip(clip)
     try:
         width, height = (int(v) for v in clip.size)
@@ -158,6 +165,7 @@ def render_clip(
             return _fallback(job, name, exc, started)
     finally:
         holder.release()
+        discard_unused(pools)
 
 
 class _ParentClip:

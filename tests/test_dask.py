@@ -40,6 +40,7 @@ from impls import (  # noqa: E402
     ClipSource,
     EncoderSpec,
     InvalidJob,
+    InvalidSource,
     ManimSource,
     RenderJob,
     RenderFailed,
@@ -483,6 +484,17 @@ def test_refused_before_anything_starts(
         get_renderer(name).render(job)
     assert _descendants() <= before
     assert not job.output.exists() and list(scratch_root.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("leaves_nothing")
+def test_cluster_started_ahead_is_closed_when_the_clip_cannot_be_built(tmp_path: Path) -> None:
+    job = RenderJob(
+        ClipSource("tests.no_such_module:make"), tmp_path / "out.mp4", workers=2, executor="dask"
+    )
+    with pytest.raises(InvalidSource, match="cannot import factory module 'tests.no_such_module'"):
+        get_renderer("chunk").render(job)
+    assert not job.output.exists()
 
 
 @pytest.mark.slow
