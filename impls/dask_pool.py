@@ -87,9 +87,10 @@ def check_dask(job: RenderJob) -> None:
 def worker_directory() -> str | None:
     """The local directory of the Dask worker running the caller; ``None`` outside one.
 
-    Worker-side scratch files go there rather than into the system temp dir: Dask removes
-    the directory of a worker that was killed (the next worker started on that machine purges
-    it), so even a SIGKILLed task leaves nothing behind.
+    Worker-side scratch files go there rather than into the system temp dir: Dask removes a
+    worker's directory when it closes, and the directory of a killed worker when the next
+    worker starts in the same place (a nanny restarts one at once), so even a SIGKILLed task
+    leaves nothing behind for long.
     """
     distributed = sys.modules.get("distributed")  # never imported here just to ask
     if distributed is None:
