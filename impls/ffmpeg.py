@@ -371,18 +371,34 @@ def encode_images(
     )  # fmt: skip
 
 
-def concat(segments: Sequence[Path], output: Path, workdir: Path) -> None:
-    """Join segments encoded with identical arguments, without re-encoding (concat demuxer)."""
+def concat(
+    segments: Sequence[Path],
+    output: Path,
+    workdir: Path,
+    durations: Sequence[Fraction] | None = None,
+) -> None:
+    """Join segments encoded with identical arguments, without re-encoding (concat demuxer).
+
+    ``durations``: each segment's length (frames / rate) when the caller knows it; otherwise
+    each stream's own stated duration is read.
+    """
     listing = workdir / f"concat-{uuid.uuid4().hex}.txt"
     # Each segment's exact duration is given: otherwise the demuxer offsets the next segment by
     # the container's duration, rounded to milliseconds, and the joins drift (measured with
-    # 30000/1001: r_frame_rate became 359/12 and the stream 1.3 ms too long).
+    # 30000/1001: r_frame_rate became 359/12 and the stream 1.3 ms too long). A stream's stated
+    # duration is not always its frames' either: manim states a scene's run time (0.6 s for 18
+    # frames at 30000/1001, which last 0.6006 s), which leaves a gap at the join and turned
+    # r_frame_rate into 30.
+    if durations is None:
+        durations = [stream_duration(s) for s in segments]
+    if len(durations) != len(segments):
+        raise ValueError(f"{len(segments)} segments but {len(durations)} durations")
     # The list syntax: single quotes, with ' escaped as '\''.
     listing.write_text(
         "".join(
             "file '" + str(Path(s).resolve()).replace("'", "'\\''") + "'\n"
-            f"duration {float(stream_duration(s)):.6f}\n"
-            for s in segments
+            f"duration {float(d):.6f}\n"
+            for s, d in zip(segments, durations, strict=True)
         )
     )
     try:

@@ -121,14 +121,17 @@ def assemble(
 
     started = time.perf_counter()
     segments: list[Path] = []
+    lengths: list[Fraction] = []  # frames / rate: manim states a scene's run time instead
     layout: list[dict[str, Any]] = []
     start = 0
     for index, clip in enumerate(clips):
         hold(clip, plan, encoder, workdir, f"late-{index:04d}")
         held = clip.held or 0
         segments += [path for path, _ in clip.segments]
+        lengths += [frames / rate for _, frames in clip.segments]
         if clip.tail is not None:
             segments.append(clip.tail)
+            lengths.append(held / rate)
         layout.append({"scene": clip.scene, "start": start, "frames": clip.frames, "held": held})
         start += clip.frames + held
     stages["hold"] = time.perf_counter() - started
@@ -140,7 +143,7 @@ def assemble(
     if reencoded:
         ffmpeg.concat_reencoded(segments, video, encoder)
     else:
-        ffmpeg.concat(segments, video, workdir)
+        ffmpeg.concat(segments, video, workdir, lengths)
     stages["concat"] = time.perf_counter() - started
 
     frames = ffmpeg.count_packets(video)
