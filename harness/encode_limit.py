@@ -3,9 +3,13 @@
 On a workload whose frames cost almost nothing to draw (``gradient``), no renderer can beat
 ffmpeg encoding the very same frames with the same encoder settings: every frame per second a
 renderer falls short of that is orchestration (processes, pipes, image files, segments, joins).
-The frames are drawn once into memory (untimed), then one :class:`~impls.ffmpeg.FrameWriter`
-encode of them is timed, writing a real file in the container the cases write. Measured once per
-workload x preset x encoder per session, between cases, never while a case is being timed.
+The frames are drawn into memory (untimed), then one :class:`~impls.ffmpeg.FrameWriter` encode
+of them is timed, writing a real file in the container the cases write.
+
+The limit is sampled once after every case of its workload x preset x encoder, never while a
+case is being timed, and is the median of those samples: on a shared machine load comes in
+bursts, and samples spread over the same stretch of time as the cases meet the same bursts
+(measured here: three samples in a row put the limit 40 % under what the renderers reached).
 """
 
 from __future__ import annotations
@@ -84,7 +88,7 @@ def measure(source: ClipSource, encoder: EncoderSpec, output: Path, rounds: int 
 
 
 class EncodeLimits:
-    """The session's encode-bound limits, each measured the first time a case of its group asks.
+    """The session's encode-bound limits: one sample after each case of a group (see the module doc).
 
     ``wanted(case)`` says whether the case's workload gets a limit (cheap-frame workloads only:
     on an expensive one the limit says nothing and drawing every frame into memory costs
@@ -93,22 +97,32 @@ class EncodeLimits:
 
     def __init__(self, workdir: Callable[[], Path], rounds: int, wanted: Callable[[Case], bool]) -> None:
         self._workdir = workdir
-        self.rounds = rounds
+        self.rounds = rounds  # samples taken after the first case of a group (1 after the others)
         self._wanted = wanted
-        self._found: dict[tuple[str, str, str], EncodeLimit | None] = {}
+        self._found: dict[tuple[str, str, str], EncodeLimit] = {}
+        self._failed: set[tuple[str, str, str]] = set()
         self.errors: list[str] = []
 
     def for_case(self, case: Case) -> EncodeLimit | None:
-        if not isinstance(case.source, ClipSource) or not self._wanted(case):
+        """Take this case's sample(s); return the group's limit so far (None: no limit here)."""
+        if not isinstance(case.source, ClipSource) or not self._wanted(case) or case.group in self._failed:
             return None
-        if case.group not in self._found:
-            name = "encode-limit-" + "-".join(case.group).replace(":", "_").replace("/", "_")
-            output = self._workdir() / f"{name}{output_suffix(case.encoder)}"
-            try:
-                self._found[case.group] = measure(case.source, case.encoder, output, self.rounds)
-            except Exception as exc:  # a failed measurement leaves the cases' own results intact
-                self._found[case.group] = None
-                self.errors.append(
-                    f"encode-bound limit of {' '.join(case.group)} not measured: {type(exc).__name__}: {exc}"
-                )
+        name = "encode-limit-" + "-".join(case.group).replace(":", "_").replace("/", "_")
+        output = self._workdir() / f"{name}{output_suffix(case.encoder)}"
+        before = self._found.get(case.group)
+        try:
+            sample = measure(case.source, case.encoder, output, self.rounds if before is None else 1)
+        except Exception as exc:  # a failed measurement leaves the cases' own results intact
+            self._failed.add(case.group)
+            self._found.pop(case.group, None)
+            self.errors.append(
+                f"encode-bound limit of {' '.join(case.group)} not measured: {type(exc).__name__}: {exc}"
+            )
+            return None
+        walls = sample.walls if before is None else before.walls + sample.walls
+        self._found[case.group] = EncodeLimit(sample.frames, walls)
         return self._found[case.group]
+
+    def limit(self, group: tuple[str, str, str]) -> EncodeLimit | None:
+        """The limit of ``group`` from every sample taken so far."""
+        return self._found.get(group)

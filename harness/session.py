@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from dataclasses import replace
 from datetime import datetime, timezone
 from collections.abc import Sequence
 from pathlib import Path
@@ -252,8 +253,14 @@ class RenderbenchSession:
 
     def _finish_rows(self) -> list[Row]:
         rows = fill_speedups(self.rows.values())
-        for row in rows:
+        for index, row in enumerate(rows):
             info = self.infos.get(row.case_id)
+            limit = self.limits.limit(row.group)
+            if limit is not None and limit.fps > 0:
+                # Every sample of the session, including those taken after later cases.
+                row = rows[index] = replace(row, encode_limit_fps=limit.fps, encode_limit_fraction=row.fps / limit.fps)
+                if info is not None:
+                    info["encode_limit_fps"], info["encode_limit_fraction"] = row.encode_limit_fps, row.encode_limit_fraction
             if info is not None:
                 info["speedup"] = row.speedup
             self.rows[row.case_id] = row

@@ -139,15 +139,19 @@ def _case(encoder: EncoderSpec, workload: str = "gradient") -> Case:
     return Case("chunk", 2, encoder, workload, "smoke", source=ClipSource(GRADIENT, TINY_GRADIENT))
 
 
-def test_encode_limits_are_measured_once_per_group_and_failures_are_noted(tmp_path: Path) -> None:
-    limits = EncodeLimits(lambda: tmp_path, rounds=1, wanted=lambda case: case.workload == "gradient")
+def test_encode_limits_take_a_sample_after_every_case_and_note_failures(tmp_path: Path) -> None:
+    limits = EncodeLimits(lambda: tmp_path, rounds=2, wanted=lambda case: case.workload == "gradient")
     fast = EncoderSpec(preset="ultrafast", crf=23)
-    first = limits.for_case(_case(fast))
-    assert first is not None and first.fps > 0
-    assert limits.for_case(_case(fast)) is first  # cached: the same measurement
+    first = limits.for_case(_case(fast))  # the group's first case: `rounds` samples
+    assert first is not None and first.fps > 0 and len(first.walls) == 2
+    second = limits.for_case(_case(fast))  # every later case: one more
+    assert second is not None and second.walls[:2] == first.walls and len(second.walls) == 3
+    assert limits.limit(_case(fast).group) == second and second.fps > 0
     assert limits.for_case(_case(fast, workload="slideshow")) is None  # not a cheap-frame workload
-    assert limits.for_case(_case(EncoderSpec(codec="nosuchcodec"))) is None
+    broken = _case(EncoderSpec(codec="nosuchcodec"))
+    assert limits.for_case(broken) is None and limits.for_case(broken) is None  # tried once
     assert len(limits.errors) == 1 and "encode-bound limit of gradient smoke nosuchcodec:medium:23" in limits.errors[0]
+    assert limits.limit(broken.group) is None
     assert list(tmp_path.iterdir()) == []
 
 
