@@ -163,6 +163,25 @@ def wait_until_gone(procs: list[psutil.Process], timeout: float = GRACE_S) -> li
         time.sleep(0.1)
 
 
+def strays(marker: Path, group: int) -> list[psutil.Process]:
+    """Processes of a dead render found anywhere: in its process group, or naming ``marker``.
+
+    Catches what a snapshot of its tree could miss (a process started after the snapshot;
+    manim runs in sessions of its own, but its command line names the test's files).
+    """
+    found = []
+    for proc in psutil.process_iter(["cmdline"]):
+        if proc.pid == os.getpid():
+            continue
+        try:
+            in_group = os.getpgid(proc.pid) == group
+        except OSError:
+            continue
+        if in_group or any(str(marker) in part for part in proc.info["cmdline"] or []):
+            found.append(proc)
+    return found
+
+
 def wait_for(condition: Callable[[], Any], timeout: float, what: str) -> Any:
     deadline = time.monotonic() + timeout
     while True:
@@ -531,6 +550,7 @@ def test_signal_stops_the_render_cleanly(
     assert waited < 15, f"took {waited:.1f} s to stop"
     assert ("interrupted" if signum == signal.SIGINT else "terminated by signal 15") in log
     assert wait_until_gone(tree) == []  # workers, ffmpeg, manim and its launcher, mp services
+    assert alive(strays(tmp_path, proc.pid)) == []
     assert list(out_dir.iterdir()) == []
     assert list(temp.iterdir()) == []
 
@@ -581,9 +601,22 @@ def test_children_do_not_outlive_a_killed_parent(
             with contextlib.suppress(psutil.Error):
                 process.kill()
     assert left == [], f"outlived their parent by {GRACE_S} s:\n" + "\n".join(left)
+    assert alive(strays(tmp_path, proc.pid)) == []
     # Without its clean-up the parent leaves its scratch directory and hidden partial file; the
     # output path itself is never written.
     assert not (out_dir / "video.mp4").exists()
+
+
+def test_exit_on_sigterm_raises_terminated_and_restores_the_handler() -> None:
+    from impls import Terminated, exit_on_sigterm
+
+    previous = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(Terminated) as caught, exit_on_sigterm():
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(5)  # interrupted: the handler raises in this (the main) thread
+    assert caught.value.code == 143 and isinstance(caught.value, SystemExit)
+    assert str(caught.value) == "terminated by signal 15 (SIGTERM)"
+    assert signal.getsignal(signal.SIGTERM) == previous
 
 
 # ---------------------------------------------------------------------------------------------
@@ -922,7 +955,7 @@ def test_hundred_renders_leak_nothing(out_dir: Path, scratch: Path) -> None:
             "shm": _shm_entries(),
         }
 
-    for _ in range(5):  # first renders import and cache (MoviePy, forkserver, encoder checks)
+    for _ in range(3):  # first renders import and cache (MoviePy, forkserver, encoder checks)
         renderer.render(job)
     before, rss = state(), me.memory_info().rss
     for _ in range(100):
