@@ -98,7 +98,10 @@ def attempts(at: int, log: str, **kwargs: Any) -> Any:
     return clip.with_updated_frame_function(frame_function)
 
 
-BAD = ("duration_none", "duration_zero", "duration_negative", "not_a_clip", "fps_zero", "fps_negative", "fps_nan", "fps_none", "odd")
+BAD = (
+    "duration_none", "duration_zero", "duration_negative", "not_a_clip",
+    "fps_zero", "fps_negative", "fps_nan", "fps_none", "odd",
+)  # fmt: skip
 
 
 def bad(kind: str, **kwargs: Any) -> Any:

@@ -735,83 +735,75 @@ def _path_without(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *missing: str
         monkeypatch.delenv(variable, raising=False)
 
 
-@dataclasses.dataclass(frozen=True)
-class Bad:
-    """One bad input: builds the job (which may itself refuse), the error and its message."""
-
-    make: Callable[[Path, pytest.MonkeyPatch, Scenes], RenderJob]
-    error: type[Exception]
-    message: str
-
-
-def _clip(tmp: Path, **changes: Any) -> RenderJob:
-    kwargs = changes.pop("kwargs", {})
-    factory = changes.pop("factory", FRAME_INDEX)
-    job = RenderJob(ClipSource(factory, {**SMALL, "duration": 1, **kwargs}), tmp / "out" / "video.mp4")
-    return dataclasses.replace(job, **changes)
-
-
-def _bad_clip(kind: str) -> Callable[[Path, pytest.MonkeyPatch, Scenes], RenderJob]:
-    return lambda tmp, mp, sc: _clip(tmp, factory="tests.faulty_clips:bad", kwargs={"kind": kind})
-
-
-def _manim(tmp: Path, sc: Scenes, *scene_names: str, **changes: Any) -> RenderJob:
-    source = changes.pop("source", None) or sc.source(*(scene_names or ("Short",)))
-    return dataclasses.replace(RenderJob(source, tmp / "out" / "video.mp4"), **changes)
-
-
 def _python_without_manim(tmp: Path) -> str:
+    """A real interpreter that cannot see the installed packages (-S: no site-packages)."""
     python = tmp / "python-without-site"
     python.write_text(f'#!/bin/sh\nexec "{sys.executable}" -S "$@"\n')
     python.chmod(0o755)
     return str(python)
 
 
-def _no_latex(tmp: Path, mp: pytest.MonkeyPatch, sc: Scenes) -> RenderJob:
-    _path_without(tmp, mp)
-    return _manim(tmp, sc, "Formula")
+@dataclasses.dataclass(frozen=True)
+class Inputs:
+    """What a bad-input case builds its job from, for a MoviePy or a Manim renderer."""
+
+    tmp: Path
+    monkeypatch: pytest.MonkeyPatch
+    scenes: Scenes
+    manim: bool
+
+    def job(self, source: ClipSource | ManimSource | None = None, **changes: Any) -> RenderJob:
+        """A good job (a 1 s clip, or the Short scene) with ``changes``."""
+        if source is None:
+            source = self.scenes.source("Short") if self.manim else ClipSource(FRAME_INDEX, {**SMALL, "duration": 1})
+        return dataclasses.replace(RenderJob(source, self.tmp / "out" / "video.mp4"), **changes)
+
+    def factory(self, factory: str, **kwargs: Any) -> RenderJob:
+        return self.job(ClipSource(factory, {**SMALL, "duration": 1, **kwargs}))
+
+    def without(self, *tools: str, source: ManimSource | None = None) -> RenderJob:
+        """The job for ``source`` (default: the good one) on a PATH without ``tools`` nor latex."""
+        _path_without(self.tmp, self.monkeypatch, *tools)
+        return self.job(source)
 
 
-COMMON_BAD: dict[str, tuple[Callable[[Path, pytest.MonkeyPatch, Callable[..., RenderJob]], RenderJob], type[Exception], str]] = {
-    "workers-0": (lambda tmp, mp, job: job(workers=0), InvalidJob, r"workers must be an integer >= 1.*got 0"),
-    "workers-negative": (lambda tmp, mp, job: job(workers=-2), InvalidJob, r"workers must be an integer >= 1.*got -2"),
-    "fps-0": (lambda tmp, mp, job: job(fps=0), InvalidJob, r"fps must be > 0, got 0"),
-    "fps-negative": (lambda tmp, mp, job: job(fps=-24), InvalidJob, r"fps must be > 0, got -24"),
-    "fps-nan": (lambda tmp, mp, job: job(fps=math.nan), InvalidJob, r"fps must be finite and > 0, got nan"),
-    "unknown-encoder": (lambda tmp, mp, job: job(encoder=EncoderSpec(codec="libnope")), EncoderUnavailable, r"encoder 'libnope' is not available in this ffmpeg; available: .*libx264"),
-    "output-dir-missing": (lambda tmp, mp, job: job(output=tmp / "nowhere" / "video.mp4"), InvalidJob, r"output directory .*nowhere does not exist"),
-    "output-dir-read-only": (lambda tmp, mp, job: job(output=_unwritable_dir(tmp) / "video.mp4"), InvalidJob, r"output directory .* is not writable"),
-    "no-ffmpeg": (lambda tmp, mp, job: (_path_without(tmp, mp, "ffmpeg"), job())[1], ToolNotFound, r"ffmpeg not found: install it \(Debian/Ubuntu: apt-get install ffmpeg\)"),
-    "no-ffprobe": (lambda tmp, mp, job: (_path_without(tmp, mp, "ffprobe"), job())[1], ToolNotFound, r"ffprobe not found: install it"),
+Case = tuple[Callable[[Inputs], RenderJob], type[Exception], str]
+BAD_FACTORY = "tests.faulty_clips:bad"
+
+COMMON_BAD: dict[str, Case] = {
+    "workers-0": (lambda i: i.job(workers=0), InvalidJob, r"workers must be an integer >= 1.*got 0"),
+    "workers-negative": (lambda i: i.job(workers=-2), InvalidJob, r"workers must be an integer >= 1.*got -2"),
+    "fps-0": (lambda i: i.job(fps=0), InvalidJob, r"fps must be > 0, got 0"),
+    "fps-negative": (lambda i: i.job(fps=-24), InvalidJob, r"fps must be > 0, got -24"),
+    "fps-nan": (lambda i: i.job(fps=math.nan), InvalidJob, r"fps must be finite and > 0, got nan"),
+    "unknown-encoder": (lambda i: i.job(encoder=EncoderSpec(codec="libnope")), EncoderUnavailable, r"encoder 'libnope' is not available in this ffmpeg; available: .*libx264"),
+    "output-dir-missing": (lambda i: i.job(output=i.tmp / "nowhere" / "video.mp4"), InvalidJob, r"output directory .*nowhere does not exist"),
+    "output-dir-read-only": (lambda i: i.job(output=_unwritable_dir(i.tmp) / "video.mp4"), InvalidJob, r"output directory .* is not writable"),
+    "no-ffmpeg": (lambda i: i.without("ffmpeg"), ToolNotFound, r"ffmpeg not found: install it \(Debian/Ubuntu: apt-get install ffmpeg\)"),
+    "no-ffprobe": (lambda i: i.without("ffprobe"), ToolNotFound, r"ffprobe not found: install it"),
 }  # fmt: skip
 
-CLIP_BAD: dict[str, Bad] = {
-    "duration-none": Bad(_bad_clip("duration_none"), InvalidSource, r"has duration None; it needs a finite duration > 0 \(set it with clip.with_duration"),
-    "duration-0": Bad(_bad_clip("duration_zero"), InvalidSource, r"has duration 0; it needs a finite duration > 0"),
-    "duration-negative": Bad(_bad_clip("duration_negative"), InvalidSource, r"has duration -1.0; it needs a finite duration > 0"),
-    "clip-fps-0": Bad(_bad_clip("fps_zero"), InvalidJob, r"fps must be > 0, got 0"),
-    "clip-fps-negative": Bad(_bad_clip("fps_negative"), InvalidJob, r"fps must be > 0, got -30"),
-    "clip-fps-nan": Bad(_bad_clip("fps_nan"), InvalidJob, r"fps must be finite and > 0, got nan"),
-    "clip-fps-none": Bad(_bad_clip("fps_none"), InvalidJob, r"the clip has no fps: set clip.fps or give the job an fps"),
-    "odd-size-yuv420p": Bad(_bad_clip("odd"), InvalidJob, r"frame size 161x91 is odd, which yuv420p cannot encode .*clip.resized\(\(160, 90\)\), or use pix_fmt='yuv444p'"),
-    "factory-not-importable": Bad(lambda tmp, mp, sc: _clip(tmp, factory="no_such_package.clips:make"), InvalidSource, r"cannot import factory module 'no_such_package.clips'"),
-    "factory-attribute-missing": Bad(lambda tmp, mp, sc: _clip(tmp, factory="tests.faulty_clips:nope"), InvalidSource, r"module 'tests.faulty_clips' has no attribute 'nope'"),
-    "factory-returns-non-clip": Bad(_bad_clip("not_a_clip"), InvalidSource, r"returned ndarray, not a MoviePy VideoClip"),
-    **{
-        key: Bad(lambda tmp, mp, sc, make=make: make(tmp, mp, lambda **c: _clip(tmp, **c)), error, message)
-        for key, (make, error, message) in COMMON_BAD.items()
-    },
+CLIP_BAD: dict[str, Case] = {
+    "duration-none": (lambda i: i.factory(BAD_FACTORY, kind="duration_none"), InvalidSource, r"has duration None; it needs a finite duration > 0 \(set it with clip.with_duration"),
+    "duration-0": (lambda i: i.factory(BAD_FACTORY, kind="duration_zero"), InvalidSource, r"has duration 0; it needs a finite duration > 0"),
+    "duration-negative": (lambda i: i.factory(BAD_FACTORY, kind="duration_negative"), InvalidSource, r"has duration -1.0; it needs a finite duration > 0"),
+    "clip-fps-0": (lambda i: i.factory(BAD_FACTORY, kind="fps_zero"), InvalidJob, r"fps must be > 0, got 0"),
+    "clip-fps-negative": (lambda i: i.factory(BAD_FACTORY, kind="fps_negative"), InvalidJob, r"fps must be > 0, got -30"),
+    "clip-fps-nan": (lambda i: i.factory(BAD_FACTORY, kind="fps_nan"), InvalidJob, r"fps must be finite and > 0, got nan"),
+    "clip-fps-none": (lambda i: i.factory(BAD_FACTORY, kind="fps_none"), InvalidJob, r"the clip has no fps: set clip.fps or give the job an fps"),
+    "odd-size-yuv420p": (lambda i: i.factory(BAD_FACTORY, kind="odd"), InvalidJob, r"frame size 161x91 is odd, which yuv420p cannot encode .*clip.resized\(\(160, 90\)\), or use pix_fmt='yuv444p'"),
+    "factory-not-importable": (lambda i: i.factory("no_such_package.clips:make"), InvalidSource, r"cannot import factory module 'no_such_package.clips'"),
+    "factory-attribute-missing": (lambda i: i.factory("tests.faulty_clips:nope"), InvalidSource, r"module 'tests.faulty_clips' has no attribute 'nope'"),
+    "factory-returns-non-clip": (lambda i: i.factory(BAD_FACTORY, kind="not_a_clip"), InvalidSource, r"returned ndarray, not a MoviePy VideoClip"),
+    **COMMON_BAD,
 }  # fmt: skip
 
-MANIM_BAD: dict[str, Bad] = {
-    "script-missing": Bad(lambda tmp, mp, sc: _manim(tmp, sc, source=ManimSource(tmp / "nope.py", ("Short",))), InvalidSource, r"Manim script .*nope.py does not exist"),
-    "scene-absent": Bad(lambda tmp, mp, sc: _manim(tmp, sc, "Short", "Missing"), InvalidSource, r"scene\(s\) Missing not defined in .*scenes.py \(classes there: .*Short"),
-    "manim-not-installed": Bad(lambda tmp, mp, sc: _manim(tmp, sc, options={"python": _python_without_manim(tmp)}), ToolNotFound, r"manim not found: it is not installed in .*pip install manim"),
-    "mathtex-without-latex": Bad(_no_latex, ToolNotFound, r"latex not found: scenes.py uses MathTex, which needs latex and dvisvgm on PATH; install them, e.g. apt-get install .*texlive-latex-base"),
-    **{
-        key: Bad(lambda tmp, mp, sc, make=make: make(tmp, mp, lambda **c: _manim(tmp, sc, **c)), error, message)
-        for key, (make, error, message) in COMMON_BAD.items()
-    },
+MANIM_BAD: dict[str, Case] = {
+    "script-missing": (lambda i: i.job(ManimSource(i.tmp / "nope.py", ("Short",))), InvalidSource, r"Manim script .*nope.py does not exist"),
+    "scene-absent": (lambda i: i.job(i.scenes.source("Short", "Missing")), InvalidSource, r"scene\(s\) Missing not defined in .*scenes.py \(classes there: .*Short"),
+    "manim-not-installed": (lambda i: i.job(options={"python": _python_without_manim(i.tmp)}), ToolNotFound, r"manim not found: it is not installed in .*pip install manim"),
+    "mathtex-without-latex": (lambda i: i.without(source=i.scenes.source("Formula")), ToolNotFound, r"latex not found: scenes.py uses MathTex, which needs latex and dvisvgm on PATH; install them, e.g. apt-get install .*texlive-latex-base"),
+    **COMMON_BAD,
 }  # fmt: skip
 
 _BAD_CASES = [
@@ -832,9 +824,10 @@ def test_bad_input_is_rejected_before_anything_starts(
     monkeypatch: pytest.MonkeyPatch,
     nothing_starts: list[list[str]],
 ) -> None:
-    bad = (MANIM_BAD if name.startswith("manim") else CLIP_BAD)[key]
-    with pytest.raises(bad.error, match=bad.message):
-        get_renderer(name).render(bad.make(tmp_path, monkeypatch, scenes))
+    manim = name.startswith("manim")
+    make, error, message = (MANIM_BAD if manim else CLIP_BAD)[key]
+    with pytest.raises(error, match=message):
+        get_renderer(name).render(make(Inputs(tmp_path, monkeypatch, scenes, manim)))
     assert list(out_dir.iterdir()) == []
 
 
