@@ -188,6 +188,27 @@ def _describe_exit(code: int | None) -> str:
     return f"exited with status {code}"
 
 
+def _wait_dead(procs: list[psutil.Process], timeout: float) -> None:
+    """Wait until ``procs`` are dead: gone, or zombies.
+
+    A killed worker's ffmpeg is re-parented to init, which reaps it when it likes (in some
+    containers never): psutil.wait_procs would wait out its whole timeout on the zombie.
+    """
+    deadline = time.monotonic() + timeout
+    waiting = list(procs)
+    while waiting and time.monotonic() < deadline:
+        still = []
+        for proc in waiting:
+            try:
+                if proc.status() != psutil.STATUS_ZOMBIE:
+                    still.append(proc)
+            except psutil.Error:
+                continue
+        waiting = still
+        if waiting:
+            time.sleep(0.02)
+
+
 class LocalPool:
     """A process pool on this machine."""
 
@@ -227,7 +248,16 @@ class LocalPool:
     def submit(self, fn: Callable[..., R], /, *args: Any) -> Future[R]:
         future = self.executor.submit(fn, *args)
         if len(self._known) < self.workers:  # workers are spawned on demand, by submit
-            self._processes()
+            known = len(self._known)
+            if len(self._processes()) > known:
+                # CPython (3.11) wakes the executor's manager thread *before* submit spawns
+                # the new worker, so the thread may wait on the older workers' sentinels only:
+                # a SIGKILL of the newest worker then goes unnoticed until another worker
+                # returns a result (measured: the whole length of the other chunks). One more
+                # wake-up makes it watch every worker.
+                wakeup = getattr(self.executor, "_executor_manager_thread_wakeup", None)
+                if wakeup is not None:
+                    wakeup.wakeup()
         return future
 
     def is_worker_loss(self, error: BaseException) -> bool:
@@ -261,6 +291,6 @@ class LocalPool:
         for proc in doomed:
             with contextlib.suppress(psutil.Error):
                 proc.kill()
-        psutil.wait_procs(doomed, timeout=5)
+        _wait_dead(doomed, timeout=5)
         for process in processes.values():
             process.join(timeout=5)

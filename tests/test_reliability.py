@@ -336,12 +336,15 @@ def test_worker_killed_mid_render_raises_worker_lost(name: str, out_dir: Path, t
     started = tmp_path / "started"
     job = clip_job(out_dir, SLOW, {"delay": 0.2, "started": str(started), "duration": 3}, retries=0)
     render = Background(name, job)
-    victim = int(wait_for(lambda: started.exists() and started.read_text(), 60, "a worker's first frame"))
-    assert victim in descendants()  # a worker of this render, found among our descendants
+    wait_for(started.exists, 60, "a worker's first frame")
+    workers = wait_for(lambda: len(w := named("python")()) == 2 and w, 10, "both workers")
+    # The newest worker: the one CPython's executor once failed to watch (see LocalPool.submit).
+    victim = max(workers, key=lambda proc: proc.create_time()).pid
     os.kill(victim, signal.SIGKILL)
     killed = time.monotonic()
     error = render.failure(timeout=30)
-    assert render.finished_at - killed < 30
+    # Well within the 30 s promised: the other worker's task still had ~8 s to run.
+    assert render.finished_at - killed < 5
     assert isinstance(error, WorkerLost), repr(error)
     message = str(error)
     assert f"pid {victim} killed by signal 9 (SIGKILL)" in message
