@@ -61,6 +61,9 @@ ROOT = Path(__file__).resolve().parent.parent
 PARALLEL = ("disk", "pipe", "chunk")
 CLIP_RENDERERS = ("baseline", *PARALLEL)
 MANIM_RENDERERS = ("manim-serial", "manim-scenes", "manim-inflight", "manim-ranges")
+#: Renderers as parameters, Manim ones marked slow (a manim process takes seconds to start).
+CLIP_PARAMS = [pytest.param(name, id=name) for name in ("baseline", "disk", "pipe", "chunk")]
+MANIM_PARAMS = [pytest.param(name, id=name, marks=pytest.mark.slow) for name in MANIM_RENDERERS]
 FAULTY = "tests.faulty_clips:make"
 SLOW = "tests.faulty_clips:slow"
 SMALL: dict[str, Any] = {"width": 160, "height": 90, "fps": 30}
@@ -353,6 +356,7 @@ def test_worker_killed_mid_render_raises_worker_lost(name: str, out_dir: Path, t
     assert list(out_dir.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("leaves_nothing")
 def test_manim_process_killed_mid_render_names_the_scene(scenes: Scenes, out_dir: Path) -> None:
     job = RenderJob(scenes.source("Short", "Sleepy"), out_dir / "video.mp4", workers=2, retries=0)
@@ -639,7 +643,7 @@ def _watch_output(render: Background, output: Path) -> list[int | None]:
 
 
 @pytest.mark.usefixtures("leaves_nothing")
-@pytest.mark.parametrize("name", [*CLIP_RENDERERS, "manim-scenes"])
+@pytest.mark.parametrize("name", [*CLIP_PARAMS, MANIM_PARAMS[1]])
 def test_output_path_only_ever_holds_the_finished_video(
     name: str, out_dir: Path, scenes: Scenes
 ) -> None:
@@ -659,7 +663,7 @@ def test_output_path_only_ever_holds_the_finished_video(
 
 
 @pytest.mark.usefixtures("leaves_nothing")
-@pytest.mark.parametrize("name", [*CLIP_RENDERERS, *MANIM_RENDERERS])
+@pytest.mark.parametrize("name", [*CLIP_PARAMS, *MANIM_PARAMS])
 def test_failed_render_leaves_an_existing_output_unchanged(name: str, out_dir: Path, scenes: Scenes) -> None:
     output = out_dir / "video.mp4"
     output.write_bytes(b"last week's good render")
@@ -849,6 +853,7 @@ def test_user_error_is_never_retried(name: str, out_dir: Path, tmp_path: Path) -
     assert list(out_dir.iterdir()) == []
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("leaves_nothing")
 def test_manim_scene_killed_once_is_retried_and_counted(scenes: Scenes, out_dir: Path) -> None:
     job = RenderJob(scenes.source("Flaky"), out_dir / "video.mp4", workers=1)  # retries: 1
@@ -858,6 +863,7 @@ def test_manim_scene_killed_once_is_retried_and_counted(scenes: Scenes, out_dir:
     assert ffmpeg.count_packets(job.output) == result.frames == SHORT_FRAMES
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("leaves_nothing")
 @pytest.mark.parametrize(
     ("scene", "retries", "tries"),
@@ -1012,6 +1018,7 @@ def test_concurrent_renders_do_not_interfere(first: str, second: str, out_dir: P
     assert sorted(p.name for p in out_dir.iterdir()) == ["0.mp4", "1.mp4"]
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("leaves_nothing")
 def test_concurrent_manim_renders_of_one_script(scenes: Scenes, out_dir: Path) -> None:
     jobs = [RenderJob(scenes.source("Short"), out_dir / f"{i}.mp4", workers=1) for i in range(2)]
