@@ -6,10 +6,15 @@ renderer falls short of that is orchestration (processes, pipes, image files, se
 The frames are drawn into memory (untimed), then one :class:`~impls.ffmpeg.FrameWriter` encode
 of them is timed, writing a real file in the container the cases write.
 
-The limit is sampled once after every case of its workload x preset x encoder, never while a
-case is being timed, and is the median of those samples: on a shared machine load comes in
-bursts, and samples spread over the same stretch of time as the cases meet the same bursts
-(measured here: three samples in a row put the limit 40 % under what the renderers reached).
+The limit is sampled after every case of its workload x preset x encoder (``rounds`` samples
+after the first, one after each other), never while a case is being timed, and is the median of
+those samples: on a shared machine load comes in bursts, and samples spread over the same
+stretch of time as the cases meet the same bursts, which samples taken in a row need not.
+
+The limit is one ffmpeg. For a renderer that feeds one ffmpeg (``pipe``, ``disk``, the
+baseline) a fraction above 100 % is noise; one that runs several encoders at once (``chunk``)
+can pass it where a single ffmpeg leaves cores idle (a fast preset at full HD: ffmpeg's own
+thread reading and colour-converting the frames is the bottleneck, at ~0.9 of one core).
 """
 
 from __future__ import annotations
