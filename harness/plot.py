@@ -140,6 +140,8 @@ def encode_limit(rows: Sequence[Row]) -> float | None:
 
 
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "*")
+#: Colours per encoder setting: matplotlib's cycle without its gray (renderers' legend colour).
+_COLORS = tuple(f"C{i}" for i in (0, 1, 2, 3, 4, 5, 6, 8, 9))
 
 
 def _marker_areas(rows: Sequence[Row]) -> list[float]:
@@ -162,7 +164,7 @@ def frontier_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
     points = [r for r in rows if r.valid and r.psnr is not None and r.fps > 0]
     encoders = list(dict.fromkeys(r.encoder for r in sorted(points, key=lambda r: r.encoder)))
     renderers = list(dict.fromkeys(r.label for r in points))
-    colors = {e: f"C{i % 10}" for i, e in enumerate(encoders)}
+    colors = {e: _COLORS[i % len(_COLORS)] for i, e in enumerate(encoders)}
     markers = {name: _MARKERS[i % len(_MARKERS)] for i, name in enumerate(renderers)}
     figure = _figure(width=10.0, height=5.5)
     axes = figure.add_subplot()
@@ -185,7 +187,10 @@ def frontier_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
         floor = picks[0].anchor_psnr - picks[0].tolerance
         axes.axhline(floor, color="gray", linewidth=0.8)
     handles = [Line2D([], [], color=colors[e], marker="o", linestyle="", label=e) for e in encoders]
-    handles += [Line2D([], [], color="gray", marker=markers[n], linestyle="", label=n) for n in renderers]
+    handles += [
+        Line2D([], [], color="black", markerfacecolor="white", marker=markers[n], linestyle="", label=n)
+        for n in renderers
+    ]
     handles.append(Line2D([], [], color="black", linestyle="--", label="Pareto frontier"))
     if limits:
         handles.append(Line2D([], [], color="gray", linestyle=":", label="encode-bound limit (per encoder colour)"))
