@@ -113,6 +113,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help=f"constant rate factor, 'none' to leave unset (default: {_DEFAULT_ENCODER.crf})",
     )  # fmt: skip
     enc.add_argument("--pix-fmt", default=_DEFAULT_ENCODER.pix_fmt, help="pixel format (default: %(default)s)")
+    enc.add_argument(
+        "--audio-codec", default=_DEFAULT_ENCODER.audio_codec,
+        help="ffmpeg audio encoder, e.g. libopus for .webm (default: %(default)s)",
+    )  # fmt: skip
     parser.add_argument("--fps", help="frame rate override, e.g. 30 or 30000/1001 (default: the source's)")
     parser.add_argument("--no-audio", action="store_true", help="write no audio track (default: keep audio)")
     parser.add_argument(
@@ -263,7 +267,9 @@ def _encoder(args: argparse.Namespace) -> EncoderSpec:
     if args.preset is not None:
         preset = None if args.preset.lower() in {"none", "-"} else args.preset
     crf: int | None = getattr(args, "crf", _DEFAULT_ENCODER.crf)
-    return EncoderSpec(codec=args.codec, preset=preset, crf=crf, pix_fmt=args.pix_fmt)
+    return EncoderSpec(
+        codec=args.codec, preset=preset, crf=crf, pix_fmt=args.pix_fmt, audio_codec=args.audio_codec
+    )
 
 
 def one_line(exc: BaseException) -> str:

@@ -229,17 +229,33 @@ def framemd5(path: Path) -> list[str]:
 
 def psnr(path: Path, reference: Path) -> float:
     """Average PSNR (dB) of ``path`` against ``reference`` (ffmpeg's psnr filter; inf if equal)."""
-    return ffmpeg.psnr_average(Path(path), Path(reference))
+    return quality(path, reference).psnr
 
 
 def ssim(path: Path, reference: Path) -> float:
     """Average SSIM of ``path`` against ``reference`` (ffmpeg's ssim filter; 1.0 if equal)."""
-    return ffmpeg.ssim_average(Path(path), Path(reference))
+    return quality(path, reference).ssim
+
+
+#: Scores already measured, by (video packets' digest, reference file). Renderers that feed
+#: the same frames to the same encoder settings write the same packets (baseline, disk and
+#: pipe do; so do the Manim renderers), and scoring a full-HD minute decodes two videos and
+#: runs SSIM on every frame: the default matrix spent minutes re-scoring identical streams.
+_scores: dict[tuple[str, tuple[str, int, int]], ffmpeg.Quality] = {}
 
 
 def quality(path: Path, reference: Path) -> ffmpeg.Quality:
-    """PSNR and SSIM of ``path`` against ``reference`` in one ffmpeg pass."""
-    return ffmpeg.quality(Path(path), Path(reference))
+    """PSNR and SSIM of ``path`` against ``reference`` in one ffmpeg pass.
+
+    An output whose video packets equal an already-scored one's (against the same, unchanged
+    reference file) gets that score without decoding again.
+    """
+    path, reference = Path(path), Path(reference)
+    stat = reference.stat()
+    key = (ffmpeg.video_digest(path), (str(reference.resolve()), stat.st_size, stat.st_mtime_ns))
+    if key not in _scores:
+        _scores[key] = ffmpeg.quality(path, reference)
+    return _scores[key]
 
 
 def decode_indices(path: Path) -> list[int]:

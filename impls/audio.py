@@ -20,16 +20,28 @@ AUDIO_NBYTES = 4
 AUDIO_BUFSIZE = 2000
 
 
+def audio_extension(codec: str) -> str:
+    """The file extension MoviePy gives ``codec``'s audio track, Matroska's where it knows none.
+
+    MoviePy refuses codecs missing from its table (libopus among them) unless given a file
+    name; Matroska audio holds any codec, and the track is only muxed on from there.
+    """
+    from moviepy.tools import find_extension
+
+    try:
+        return str(find_extension(codec))
+    except ValueError:
+        return "mka"
+
+
 def write_clip_audio(clip: VideoClip, workdir: Path, encoder: EncoderSpec) -> Path | None:
     """Encode ``clip.audio`` into ``workdir``; ``None`` when the clip is silent."""
     if clip.audio is None:
         return None
-    from moviepy.tools import find_extension
-
     from impls.ffmpeg import use_for_moviepy
 
     use_for_moviepy()
-    path = Path(workdir) / f"audio.{find_extension(encoder.audio_codec)}"
+    path = Path(workdir) / f"audio.{audio_extension(encoder.audio_codec)}"
     clip.audio.write_audiofile(
         str(path),
         AUDIO_FPS,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from impls import ffmpeg
+from impls.audio import audio_extension
 from impls.errors import InvalidJob, RenderFailed
 from impls.preflight import prepare_clip_job
 from impls.protocol import ClipSource, RenderJob, RenderResult, Source
@@ -81,7 +82,7 @@ class BaselineRenderer:
                     preset=spec.preset or "medium",
                     audio_codec=spec.audio_codec,
                     audio_bitrate=spec.audio_bitrate,
-                    temp_audiofile_path=str(scratch),
+                    temp_audiofile=str(scratch / f"audio.{audio_extension(spec.audio_codec)}"),
                     threads=spec.threads,
                     ffmpeg_params=params,
                     logger=_ProgressLogger(job) if job.progress else None,

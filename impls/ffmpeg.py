@@ -197,6 +197,47 @@ def check_encoder(spec: EncoderSpec) -> None:
         raise EncoderUnavailable(spec.codec, available, reason=error)
 
 
+_container_errors: dict[tuple[str, EncoderSpec, str, int | None], str | None] = {}
+
+
+def check_container(spec: EncoderSpec, output: Path, *, audio_rate: int | None) -> None:
+    """Raise :class:`InvalidJob` unless ``spec``'s streams can be written into ``output``.
+
+    Without this, WebM with the default AAC audio (or MP4 with a codec MP4 lacks, or Opus at
+    44.1 kHz) is found out only by the final mux or audio encode, after the whole render. One
+    64x64 frame, and 0.1 s of silence at ``audio_rate`` Hz (``None``: no audio track), written
+    into a scratch file of the same suffix asks the encoders and the muxer themselves.
+    """
+    binary = ffmpeg_binary()
+    suffix = Path(output).suffix.lower()
+    key = (binary, spec, suffix, audio_rate)
+    audio = audio_rate is not None
+    if key not in _container_errors:
+        sound = ["-f", "lavfi", "-i", f"anullsrc=r={audio_rate}:cl=stereo"] if audio else []
+        sound_out = ["-c:a", spec.audio_codec, "-ar", str(audio_rate), "-t", "0.1"] if audio else []
+        with tempfile.TemporaryDirectory(prefix="renderbench-probe-") as folder:
+            cmd = [
+                binary, "-hide_banner", "-nostdin", "-loglevel", "error",
+                "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10:d=0.1", *sound,
+                "-frames:v", "1", *encoder_args(spec), *sound_out,
+                str(Path(folder) / f"probe{suffix}"),
+            ]  # fmt: skip
+            proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+        if proc.returncode < 0:  # killed: says nothing about the container; not remembered
+            return
+        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
+        _container_errors[key] = (
+            None if proc.returncode == 0 else (lines[0] if lines else f"exit status {proc.returncode}")
+        )
+    error = _container_errors[key]
+    if error is not None:
+        streams = f"{spec.codec} video" + (f" with {spec.audio_codec} audio at {audio_rate} Hz" if audio else "")
+        raise InvalidJob(
+            f"cannot write {streams} into a {suffix} file (ffmpeg: {error}); choose another "
+            "output suffix or encoder" + (" or audio codec" if audio else "")
+        )
+
+
 def encoder_args(spec: EncoderSpec) -> list[str]:
     """Output arguments for ``spec`` (identical for a whole file and for every chunk)."""
     args = ["-c:v", spec.codec]
@@ -678,6 +719,20 @@ def framemd5(path: Path) -> list[str]:
         for line in out.splitlines()
         if line.strip() and not line.startswith("#")
     ]
+
+
+def video_digest(path: Path) -> str:
+    """SHA-256 of the first video stream's encoded packets (ffmpeg's hash muxer, no decoding).
+
+    Equal digests mean equal packet data, hence equal decoded frames, whatever the container
+    and its timestamps or metadata.
+    """
+    out = run(
+        ["-loglevel", "error", "-i", str(path), "-map", "0:v:0", "-c", "copy",
+         "-f", "hash", "-hash", "sha256", "-"],
+        f"ffmpeg hashing the video packets of {Path(path).name}",
+    )  # fmt: skip
+    return out.strip().partition("=")[2]
 
 
 _PSNR_AVERAGE = re.compile(r"PSNR .*?average:(\S+)")

@@ -9,6 +9,7 @@ import os
 from typing import TYPE_CHECKING
 
 from impls import ffmpeg
+from impls.audio import AUDIO_FPS
 from impls.errors import InvalidJob
 from impls.protocol import ClipSource, RenderJob
 from impls.timeline import Timeline
@@ -52,6 +53,8 @@ def prepare_clip_job(job: RenderJob) -> tuple[VideoClip, Timeline]:
         timeline = Timeline.for_clip(clip, job.fps)
         width, height = clip.size
         job.encoder.check_size(int(width), int(height))
+        audio = job.audio and clip.audio is not None
+        ffmpeg.check_container(job.encoder, job.output, audio_rate=AUDIO_FPS if audio else None)
         set_total = getattr(job.progress, "set_total", None)
         if callable(set_total):
             set_total(timeline.frames)

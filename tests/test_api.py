@@ -5,13 +5,14 @@ from __future__ import annotations
 import io
 import json
 import threading
+from dataclasses import replace
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from impls import ClipSource, InvalidJob, InvalidSource, ManimSource, render
+from impls import ClipSource, EncoderSpec, InvalidJob, InvalidSource, ManimSource, render
 from impls import auto, ffmpeg
 from impls.machine import machine_facts, same_machine
 from impls.preflight import usable_cores
@@ -371,6 +372,52 @@ def test_odd_frame_size_is_refused_before_rendering(no_results: Path) -> None:
     with pytest.raises(InvalidJob, match="161x90 is odd"):
         render(FACTORY, no_results / "out.mp4", method="baseline", kwargs={**TINY, "width": 161})
     assert list(no_results.iterdir()) == [no_results / "no-results"]
+
+
+@pytest.mark.parametrize("method", ["baseline", *PARALLEL])
+def test_webm_with_aac_audio_is_refused_before_rendering(no_results: Path, method: str) -> None:
+    seen: list[int] = []
+    with pytest.raises(InvalidJob, match=r"cannot write libvpx-vp9 video with aac audio at 44100 Hz into a \.webm file.*WebM"):
+        render(
+            FACTORY, no_results / "out.webm", method=method, workers=2, progress=seen.append,
+            kwargs={**TINY, "audio": True}, encoder=EncoderSpec.parse("libvpx-vp9:-:40"),
+        )  # fmt: skip
+    assert seen == []  # not one frame drawn
+    assert list(no_results.iterdir()) == [no_results / "no-results"]
+
+
+@pytest.mark.parametrize("method", ["baseline", "chunk"])
+def test_webm_takes_vorbis_audio_and_aac_when_there_is_no_audio(no_results: Path, method: str) -> None:
+    vp9 = EncoderSpec.parse("libvpx-vp9:-:40:deadline=realtime+cpu-used=8")
+    with_vorbis = no_results / "vorbis.webm"
+    render(FACTORY, with_vorbis, method=method, workers=2, kwargs={**TINY, "audio": True},
+           encoder=replace(vp9, audio_codec="libvorbis"))  # fmt: skip
+    silent = no_results / "silent.webm"
+    render(FACTORY, silent, method=method, workers=2, kwargs=TINY, encoder=vp9)
+    assert ffmpeg.count_packets(with_vorbis) == ffmpeg.count_packets(silent) == FRAMES
+    codecs = [s["codec_name"] for s in ffmpeg.probe(with_vorbis)["streams"]]
+    assert codecs == ["vp9", "vorbis"]
+    assert [s["codec_type"] for s in ffmpeg.probe(silent)["streams"]] == ["video"]
+
+
+def test_opus_at_the_audio_track_rate_is_refused_before_rendering(no_results: Path) -> None:
+    # MoviePy writes the track at 44.1 kHz, a rate libopus does not take.
+    opus = replace(EncoderSpec.parse("libvpx-vp9:-:40"), audio_codec="libopus")
+    with pytest.raises(InvalidJob, match=r"libopus audio at 44100 Hz into a \.webm file \(ffmpeg: .*sample rate 44100"):
+        render(FACTORY, no_results / "out.webm", method="pipe", kwargs={**TINY, "audio": True}, encoder=opus)
+    assert list(no_results.iterdir()) == [no_results / "no-results"]
+
+
+def test_manim_webm_with_aac_narration_is_refused_before_rendering(no_results: Path) -> None:
+    script = no_results / "scenes.py"
+    script.write_text(SCENES_SCRIPT)
+    narration = no_results / "one.wav"
+    ffmpeg.run(["-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-t", "0.5",
+                str(narration)], what="narration")  # fmt: skip
+    source = ManimSource(script, ("One",), audio={"One": narration})
+    with pytest.raises(InvalidJob, match=r"cannot write libvpx-vp9 video with aac audio at 48000 Hz into a \.webm"):
+        render(source, no_results / "out.webm", method="manim-serial", encoder=EncoderSpec.parse("libvpx-vp9:-:40"))
+    assert sorted(p.name for p in no_results.iterdir()) == ["no-results", "one.wav", "scenes.py"]
 
 
 @pytest.mark.parametrize(

@@ -31,7 +31,7 @@ from impls.errors import (
     ToolNotFound,
 )
 from impls.manim import cli
-from impls.manim.assemble import AUDIO_RATE
+from impls.manim.preflight import AUDIO_RATE
 from impls.manim.count import SceneCount
 from impls.manim.ranges import balanced_ranges, plan_units
 from impls.protocol import EncoderSpec, ManimSource, RenderJob, RenderResult

@@ -65,6 +65,29 @@ def test_the_same_frames_in_another_container_score_as_identical(clips: dict[str
     assert ffmpeg.psnr_average(clips["source_mp4"], clips["source"]) == math.inf
 
 
+def test_identical_video_packets_are_scored_once(
+    clips: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = quality(clips["good"], clips["source"])
+    # The same packets remuxed into another container: same digest, the score is reused.
+    remuxed = tmp_path / "good.mkv"
+    ffmpeg.run(["-loglevel", "error", "-i", str(clips["good"]), "-c", "copy", str(remuxed)], "remux")
+    assert ffmpeg.video_digest(remuxed) == ffmpeg.video_digest(clips["good"])
+    assert ffmpeg.video_digest(clips["degraded"]) != ffmpeg.video_digest(clips["good"])
+
+    def no_decoding(*args: object, **kwargs: object) -> ffmpeg.Quality:
+        raise AssertionError("scored again")
+
+    monkeypatch.setattr(ffmpeg, "quality", no_decoding)
+    assert quality(remuxed, clips["source"]) == first
+    assert psnr(remuxed, clips["source"]) == first.psnr
+    # Other packets, or another reference, are measured.
+    with pytest.raises(AssertionError, match="scored again"):
+        quality(clips["degraded"], clips["source"])
+    with pytest.raises(AssertionError, match="scored again"):
+        quality(clips["good"], clips["source_mp4"])
+
+
 def test_a_degraded_file_scores_lower(clips: dict[str, Path]) -> None:
     good = quality(clips["good"], clips["source"])
     bad = quality(clips["degraded"], clips["source"])

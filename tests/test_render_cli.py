@@ -21,6 +21,7 @@ from impls.registry import get_renderer
 FACTORY = "harness.workloads.frame_index:make"
 TINY = json.dumps({"width": 160, "height": 90, "fps": 30, "duration": 1.0})
 FRAMES = 30
+AUDIBLE = json.dumps({"width": 160, "height": 90, "fps": 30, "duration": 1.0, "audio": True})
 ERROR_PREFIX = "renderbench render: error: "
 
 SCENES_SCRIPT = '''
@@ -81,6 +82,14 @@ def test_auto_and_encoder_options(tmp_path: Path) -> None:
     assert stream["codec_name"] == "h264" and (stream["width"], stream["height"]) == (160, 90)
 
 
+def test_audio_codec_option(tmp_path: Path) -> None:
+    proc = cli(tmp_path, FACTORY, "out.webm", "--method", "chunk", "--workers", "2", "--kwargs", AUDIBLE,
+               "--codec", "libvpx-vp9", "--preset", "none", "--audio-codec", "libvorbis")  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    streams = ffmpeg.probe(tmp_path / "out.webm")["streams"]
+    assert [s["codec_name"] for s in streams] == ["vp9", "vorbis"]
+
+
 @pytest.mark.parametrize(
     "switch", [pytest.param(["--progress"], id="flag"), pytest.param([], id="env")]
 )
@@ -124,6 +133,8 @@ def test_a_factory_next_to_the_user_is_importable(tmp_path: Path) -> None:
         pytest.param([FACTORY, "out.mp4", "--kwargs", "[1, 2]"], ["--kwargs must be a JSON object"], id="kwargs-list"),
         pytest.param([FACTORY, "out.mp4", "--kwargs", "{width: 1}"], ["--kwargs is not valid JSON"], id="kwargs-json"),
         pytest.param([FACTORY, "out.mp4", "--codec", "nosuchcodec"], ["encoder 'nosuchcodec' is not available"], id="codec"),
+        pytest.param([FACTORY, "out.webm", "--codec", "libvpx-vp9", "--preset", "none", "--kwargs", AUDIBLE],
+                     ["cannot write libvpx-vp9 video with aac audio at 44100 Hz into a .webm file", "Opus"], id="webm-aac"),
         pytest.param([FACTORY], ["expected 'pkg.module:factory OUTPUT', got 1"], id="no-output"),
         pytest.param(["scenes.py", "One", "out.mp4"], ["Manim script scenes.py does not exist"], id="no-script"),
         pytest.param([FACTORY, "out.mp4", "--audio", "One=a.wav"], ["--audio applies to Manim scenes"], id="audio"),

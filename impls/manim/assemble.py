@@ -26,11 +26,8 @@ from typing import Any
 
 from impls import ffmpeg
 from impls.errors import RenderFailed
-from impls.manim.preflight import ManimPlan
+from impls.manim.preflight import AUDIO_RATE, ManimPlan
 from impls.protocol import EncoderSpec
-
-#: Sample rate of the audio track (AAC frames are 1024 samples: 21.3 ms).
-AUDIO_RATE = 48000
 
 
 @dataclass

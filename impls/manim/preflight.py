@@ -26,6 +26,9 @@ from impls.manim import cli
 from impls.preflight import resolve_workers
 from impls.protocol import ManimSource, RenderJob
 
+#: Sample rate of the audio track built over the scenes (AAC frames are 1024 samples: 21.3 ms).
+AUDIO_RATE = 48000
+
 #: ``job.options`` every Manim renderer understands (each renderer adds its own).
 COMMON_OPTIONS = frozenset({"partial", "python"})
 
@@ -266,6 +269,7 @@ def prepare_manim_job(
             except FFmpegError as exc:
                 raise InvalidSource(f"audio file {path} for scene {scene} is unreadable: {exc}") from exc
             audio[scene] = path
+    ffmpeg.check_container(job.encoder, job.output, audio_rate=AUDIO_RATE if audio else None)
 
     fps = job.fps if job.fps is not None else source.fps
     if not math.isfinite(source.padding):
