@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := ffmpeg libcairo2-dev libpango1.0-dev pkg-config
+APT_PACKAGES := ffmpeg libcairo2-dev libpango1.0-dev pkg-config gcc python3-dev python3-venv
 PYTEST_ARGS ?=
 
 .PHONY: test bench setup system-deps typecheck clean
@@ -20,10 +20,16 @@ typecheck: setup
 
 setup: system-deps $(STAMP)
 
-# ffmpeg/ffprobe for encoding and probing; cairo/pango headers because manimpango and
-# pycairo have no Linux wheels and compile on install.
+# ffmpeg/ffprobe for encoding and probing; cairo/pango headers, a C compiler and Python's
+# headers because pycairo (and manimpango where no wheel fits) compile on install; venv for
+# .venv (Debian's python3 ships without it).
 system-deps:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
+	  echo "renderbench setup: Python >= 3.11 needed, $(PYTHON) is $$($(PYTHON) -V 2>&1); set PYTHON=python3.11 (or newer)" >&2; exit 1; }
 	@missing=""; \
+	command -v cc >/dev/null || missing="$$missing cc"; \
+	$(PYTHON) -c 'import os, sys, sysconfig; sys.exit(not os.path.exists(os.path.join(sysconfig.get_paths()["include"], "Python.h")))' || missing="$$missing python-headers"; \
+	$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || missing="$$missing python-venv"; \
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	command -v ffprobe >/dev/null || missing="$$missing ffprobe"; \
 	command -v pkg-config >/dev/null && pkg-config --exists 'pangocairo >= 1.30.0' cairo || missing="$$missing cairo/pango-dev"; \

@@ -160,30 +160,38 @@ def video_encoders() -> frozenset[str]:
     return _encoder_names(ffmpeg_binary())
 
 
-_encoder_errors: dict[tuple[str, EncoderSpec], str | None] = {}
+#: Answers of the one-frame probes below, for the life of the process.
+_probe_errors: dict[tuple[str, ...], str | None] = {}
 
 
-def _encoder_error(binary: str, spec: EncoderSpec) -> str | None:
-    # Listed is not working: h264_nvenc is listed everywhere and fails without a GPU driver.
-    # One 64x64 frame through the real arguments finds that, and bad presets, cheaply.
-    if (binary, spec) in _encoder_errors:
-        return _encoder_errors[(binary, spec)]
-    cmd = [
-        binary, "-hide_banner", "-nostdin", "-loglevel", "error",
-        "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=1:d=1",
-        "-frames:v", "1", *encoder_args(spec), "-f", "null", "-",
-    ]  # fmt: skip
-    proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
+def _probe_error(cmd: list[str], output: Path | None = None) -> str | None:
+    """Run a short probe command writing ``output`` (a scratch file: only its suffix, which picks
+    the muxer, is part of the cache key); None when it succeeds, else ffmpeg's first error line."""
+    key = (*cmd, "" if output is None else output.suffix)
+    if key in _probe_errors:
+        return _probe_errors[key]
+    full = cmd if output is None else [*cmd, str(output)]
+    proc = subprocess.run(full, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode == 0:
         error = None
     else:
         lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
         error = lines[0] if lines else f"exit status {proc.returncode}"
     if proc.returncode >= 0:
-        # The answer is remembered for the life of the process; a probe killed by a signal
-        # (the OOM killer, a stray kill) says nothing about the encoder, so it is asked again.
-        _encoder_errors[(binary, spec)] = error
+        # A probe killed by a signal (the OOM killer, a stray kill) says nothing about the
+        # encoder or container, so it is asked again next time.
+        _probe_errors[key] = error
     return error
+
+
+def _encoder_error(binary: str, spec: EncoderSpec) -> str | None:
+    # Listed is not working: h264_nvenc is listed everywhere and fails without a GPU driver.
+    # One 64x64 frame through the real arguments finds that, and bad presets, cheaply.
+    return _probe_error([
+        binary, "-hide_banner", "-nostdin", "-loglevel", "error",
+        "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=1:d=1",
+        "-frames:v", "1", *encoder_args(spec), "-f", "null", "-",
+    ])  # fmt: skip
 
 
 def check_encoder(spec: EncoderSpec) -> None:
@@ -197,9 +205,6 @@ def check_encoder(spec: EncoderSpec) -> None:
         raise EncoderUnavailable(spec.codec, available, reason=error)
 
 
-_container_errors: dict[tuple[str, EncoderSpec, str, int | None], str | None] = {}
-
-
 def check_container(spec: EncoderSpec, output: Path, *, audio_rate: int | None) -> None:
     """Raise :class:`InvalidJob` unless ``spec``'s streams can be written into ``output``.
 
@@ -208,28 +213,17 @@ def check_container(spec: EncoderSpec, output: Path, *, audio_rate: int | None) 
     64x64 frame, and 0.1 s of silence at ``audio_rate`` Hz (``None``: no audio track), written
     into a scratch file of the same suffix asks the encoders and the muxer themselves.
     """
-    binary = ffmpeg_binary()
     suffix = Path(output).suffix.lower()
-    key = (binary, spec, suffix, audio_rate)
     audio = audio_rate is not None
-    if key not in _container_errors:
-        sound = ["-f", "lavfi", "-i", f"anullsrc=r={audio_rate}:cl=stereo"] if audio else []
-        sound_out = ["-c:a", spec.audio_codec, "-ar", str(audio_rate), "-t", "0.1"] if audio else []
-        with tempfile.TemporaryDirectory(prefix="renderbench-probe-") as folder:
-            cmd = [
-                binary, "-hide_banner", "-nostdin", "-loglevel", "error",
-                "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10:d=0.1", *sound,
-                "-frames:v", "1", *encoder_args(spec), *sound_out,
-                str(Path(folder) / f"probe{suffix}"),
-            ]  # fmt: skip
-            proc = subprocess.run(cmd, capture_output=True, text=True, errors="replace", check=False)
-        if proc.returncode < 0:  # killed: says nothing about the container; not remembered
-            return
-        lines = [ln for ln in proc.stderr.strip().splitlines() if ln.strip()]
-        _container_errors[key] = (
-            None if proc.returncode == 0 else (lines[0] if lines else f"exit status {proc.returncode}")
-        )
-    error = _container_errors[key]
+    sound = ["-f", "lavfi", "-i", f"anullsrc=r={audio_rate}:cl=stereo"] if audio else []
+    sound_out = ["-c:a", spec.audio_codec, "-ar", str(audio_rate), "-t", "0.1"] if audio else []
+    with tempfile.TemporaryDirectory(prefix="renderbench-probe-") as folder:
+        cmd = [
+            ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+            "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10:d=0.1", *sound,
+            "-frames:v", "1", *encoder_args(spec), *sound_out,
+        ]  # fmt: skip
+        error = _probe_error(cmd, Path(folder) / f"probe{suffix}")
     if error is not None:
         streams = f"{spec.codec} video" + (f" with {spec.audio_codec} audio at {audio_rate} Hz" if audio else "")
         raise InvalidJob(
@@ -802,11 +796,6 @@ def quality(path: Path, reference: Path, *, pix_fmt: str | None = None) -> Quali
     if not psnr_found or not ssim_found:
         raise FFmpegError(what, proc.returncode, "no PSNR/SSIM summary in ffmpeg's output\n" + proc.stderr)
     return Quality(psnr=float(psnr_found[-1]), ssim=float(ssim_found[-1]))
-
-
-def ssim_average(path: Path, reference: Path) -> float:
-    """Average SSIM of ``path``'s frames against ``reference``'s (1.0 when identical)."""
-    return quality(path, reference).ssim
 
 
 def iter_rgb_frames(path: Path, width: int, height: int) -> Iterator[bytes]:
