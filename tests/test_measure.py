@@ -15,7 +15,9 @@ seconds, linger = float(sys.argv[1]), float(sys.argv[2])
 start = time.process_time()
 while time.process_time() - start < seconds:
     pass
-print(time.process_time(), flush=True)
+# One write per line: two burners share the shell's stdout, and print() writes the value
+# and its newline separately, which can interleave.
+sys.stdout.write(f"{time.process_time()}\n"); sys.stdout.flush()
 time.sleep(linger)
 """
 
