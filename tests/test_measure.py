@@ -17,7 +17,7 @@ while time.process_time() - start < seconds:
     pass
 # One write per line: two burners share the shell's stdout, and print() writes the value
 # and its newline separately, which can interleave.
-sys.stdout.write(f"{time.process_time()}\n"); sys.stdout.flush()
+sys.stdout.write(f"{time.process_time()}\\n"); sys.stdout.flush()
 time.sleep(linger)
 """
 
