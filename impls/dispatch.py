@@ -207,6 +207,7 @@ class Dispatcher(Generic[R]):
         """A worker died: keep what finished, resubmit the rest to a fresh pool (or give up)."""
         pool = self.pool
         detail = pool.loss_detail()
+        known = pool.lost_futures()  # before kill(): it would make every worker a casualty
         self._mark_started(outstanding, finished, time.monotonic())
         pool.kill()
         self._pool = None
@@ -221,7 +222,13 @@ class Dispatcher(Generic[R]):
                     self.job.progress(entry.task.frames)
                 continue
             victims.append(entry)
-        running = [e for e in victims if e.started is not None] or victims
+        # Exact where the pool knows what the dead worker ran; else an estimate (see
+        # _mark_started).
+        running = (
+            [e for e in victims if e.future in known]
+            or [e for e in victims if e.started is not None]
+            or victims
+        )
         names = ", ".join(e.task.label for e in running)
         exhausted = [e for e in victims if e.attempts > self.job.retries]
         if exhausted:

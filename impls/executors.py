@@ -20,6 +20,7 @@ worker (or worker's child, such as a chunk's ffmpeg) alive.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import multiprocessing
 import os
 import signal
@@ -29,6 +30,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
+from functools import partial
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import psutil
@@ -51,6 +53,10 @@ _FORKSERVER_PRELOAD = ["numpy", "moviepy", "impls.frames"]
 
 #: How often a worker checks that the process that started the pool is still alive.
 _PARENT_CHECK_S = 1.0
+
+#: How long loss_detail() waits for a broken executor to finish joining its workers (it
+#: terminates the survivors first, so this is normally a few milliseconds).
+_MANAGER_JOIN_S = 5.0
 
 
 class WorkerPool(Protocol):
@@ -83,6 +89,11 @@ class WorkerPool(Protocol):
 
     def loss_detail(self) -> str:
         """What is known about the lost worker(s), e.g. ``pid 4242 killed by signal 9``."""
+        ...
+
+    def lost_futures(self) -> set[Future[Any]]:
+        """The futures whose worker died while running them, where the pool can tell (empty
+        where it cannot: the caller then estimates)."""
         ...
 
     def close(self) -> None:
@@ -156,14 +167,74 @@ def discard_unused(opener: PoolOpener) -> None:
         discard()
 
 
-def worker_init(parent_pid: int, parent_started: float) -> None:
+#: In a local worker: the pool's task board and this worker's row in it (see _TaskBoard).
+_board: Any = None
+_board_row = -1
+
+
+class _TaskBoard:
+    """Which task each local worker is running, in memory shared with the pool.
+
+    ProcessPoolExecutor does not say which worker ran which task, and once one dies every
+    unfinished future fails alike; guessing from submission order named a frame the dead
+    worker had already finished. Each worker claims a row at start and writes ``(pid, task)``
+    into it around each task, so after a death the parent reads what the dead pid was doing.
+    """
+
+    IDLE = -1
+
+    def __init__(self, context: Any, workers: int) -> None:
+        self.workers = workers
+        # Each row is written by one process only, and read by the parent after that process
+        # died: no lock needed. The claim counter has one.
+        self.cells = context.RawArray("q", [0, self.IDLE] * workers)
+        self.claimed = context.Value("i", 0)
+
+    def running(self) -> dict[int, int]:
+        """pid -> the task it was running, for every worker that had claimed a row."""
+        cells = self.cells
+        return {
+            cells[2 * row]: cells[2 * row + 1]
+            for row in range(self.workers)
+            if cells[2 * row] and cells[2 * row + 1] != self.IDLE
+        }
+
+
+def _claim_row(cells: Any, claimed: Any, workers: int) -> None:
+    global _board, _board_row
+    with claimed.get_lock():
+        row = claimed.value
+        claimed.value += 1
+    if row < workers:  # a replacement worker (none in this pool today) goes untracked
+        cells[2 * row] = os.getpid()
+        _board, _board_row = cells, row
+
+
+def run_noted(task: int, fn: Callable[..., R], /, *args: Any) -> R:
+    """Run ``fn(*args)`` in a local worker with ``task`` written on the pool's task board."""
+    cells, row = _board, _board_row
+    if cells is not None:
+        cells[2 * row + 1] = task
+    try:
+        return fn(*args)
+    finally:
+        if cells is not None:
+            cells[2 * row + 1] = _TaskBoard.IDLE
+
+
+def worker_init(
+    parent_pid: int, parent_started: float, board: tuple[Any, Any, int] | None = None
+) -> None:
     """Run once in every local worker, before its first task.
 
     Ctrl-C is the parent's to handle (it tears the pool down), so workers ignore SIGINT instead
     of each failing its task with KeyboardInterrupt. A daemon thread ends the worker when the
     parent is gone: a worker of a SIGKILLed parent would otherwise wait for work forever.
+    ``board`` is the pool's task board (cells, claim counter, rows).
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if board is not None:
+        _claim_row(*board)
 
     def watch() -> None:
         while True:
@@ -223,13 +294,20 @@ class LocalPool:
         parent_pid = os.getpid() if parent_pid is None else parent_pid
         self.workers = workers
         self.method = method
+        self._board = _TaskBoard(context, workers)
         self.executor: ProcessPoolExecutor = ProcessPoolExecutor(
             max_workers=workers,
             mp_context=context,
             initializer=worker_init,
-            initargs=(parent_pid, psutil.Process(parent_pid).create_time()),
+            initargs=(
+                parent_pid,
+                psutil.Process(parent_pid).create_time(),
+                (self._board.cells, self._board.claimed, workers),
+            ),
         )
         self._known: dict[int, BaseProcess] = {}
+        self._task_ids = itertools.count()
+        self._unfinished: dict[int, Future[Any]] = {}  # task number -> its future
 
     @property
     def description(self) -> str:
@@ -246,7 +324,10 @@ class LocalPool:
         return dict(self._known)
 
     def submit(self, fn: Callable[..., R], /, *args: Any) -> Future[R]:
-        future = self.executor.submit(fn, *args)
+        task = next(self._task_ids)
+        future = self.executor.submit(run_noted, task, fn, *args)
+        self._unfinished[task] = future
+        future.add_done_callback(partial(self._forget, task))
         if len(self._known) < self.workers:  # workers are spawned on demand, by submit
             known = len(self._known)
             if len(self._processes()) > known:
@@ -263,16 +344,40 @@ class LocalPool:
     def is_worker_loss(self, error: BaseException) -> bool:
         return isinstance(error, BrokenProcessPool)
 
-    def loss_detail(self) -> str:
+    def _forget(self, task: int, future: Future[Any]) -> None:
+        # Failed futures stay: lost_futures() looks them up after the pool broke.
+        if not future.cancelled() and future.exception() is None:
+            self._unfinished.pop(task, None)
+
+    def _culprits(self) -> dict[int, int]:
+        """pid -> exit code of the workers that died on their own (not terminated by the pool)."""
+        # The executor fails the futures *before* its manager thread joins the workers. Two
+        # threads joining one forkserver worker race to read its exit status from the same
+        # pipe, and the loser records 255 ("the forkserver died"): a SIGKILLed worker was then
+        # reported as "exited with status 255". Once the manager thread is done every exit
+        # status is settled, and join() below only reads it.
+        manager = getattr(self.executor, "_executor_manager_thread", None)
+        if manager is not None and manager is not threading.current_thread():
+            manager.join(timeout=_MANAGER_JOIN_S)
         dead: dict[int, int] = {}
         for pid, process in self._processes().items():
             process.join(timeout=0.5)
             if process.exitcode not in (None, 0):
                 dead[pid] = process.exitcode
         # Once one worker dies, the executor SIGTERMs the others: those are not the news.
-        culprits = {pid: code for pid, code in dead.items() if code != -signal.SIGTERM} or dead
-        described = [f"pid {pid} {_describe_exit(code)}" for pid, code in culprits.items()]
+        return {pid: code for pid, code in dead.items() if code != -signal.SIGTERM} or dead
+
+    def loss_detail(self) -> str:
+        described = [f"pid {pid} {_describe_exit(code)}" for pid, code in self._culprits().items()]
         return ", ".join(described) or "a worker process exited abruptly"
+
+    def lost_futures(self) -> set[Future[Any]]:
+        culprits = self._culprits()
+        return {
+            self._unfinished[task]
+            for pid, task in self._board.running().items()
+            if pid in culprits and task in self._unfinished
+        }
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from impls import ffmpeg
+from impls import allocator, ffmpeg
 from impls.errors import FrameFailed, RenderbenchError, RenderFailed
 from impls.protocol import ClipSource, EncoderSpec
 from impls.timeline import Timeline, frame_rgb, frame_rgba
@@ -101,6 +101,7 @@ def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
     if cached is not None:
         _clips.move_to_end(source.token)
         return cached
+    allocator.tune()  # only worker processes get here; see impls.allocator
     ffmpeg.use_for_moviepy()
     clip = source.clip.load()
     timeline = Timeline.for_clip(clip, source.fps)

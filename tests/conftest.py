@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from harness.workloads import FRAME_INDEX, SLIDESHOW
 from impls import ClipSource, EncoderSpec
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRenders, render_baseline
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A shell starts a background job (`make test &`, nohup) with SIGINT ignored, and an
+    # ignored signal stays ignored across exec: every render the tests start would then
+    # ignore the Ctrl-C the signal tests send it. A handler is reset to the default on exec.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session")

@@ -122,3 +122,9 @@ def bad(kind: str, **kwargs: Any) -> Any:
         return clip
     clip.fps = {"fps_zero": 0, "fps_negative": -30, "fps_nan": float("nan"), "fps_none": None}[kind]
     return clip
+
+
+def die_after(delay: float) -> None:
+    """A pool task whose worker SIGKILLs itself after ``delay`` seconds."""
+    time.sleep(delay)
+    os.kill(os.getpid(), signal.SIGKILL)

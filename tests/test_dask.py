@@ -51,6 +51,7 @@ from impls import (  # noqa: E402
 )
 from impls import dask_pool, ffmpeg  # noqa: E402
 from impls.errors import ScenesFailed, SceneWorkerLost  # noqa: E402
+from tests import alloc_probe  # noqa: E402
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders  # noqa: E402
 
 FAULTY = "tests.faulty_clips:make"
@@ -173,6 +174,18 @@ def test_chunk_on_a_private_local_cluster_equals_baseline(
     assert sum(progress) == result.frames == reference.timeline.frames
     _check_exact(job, reference)
     assert sorted(tmp_path.iterdir()) == sorted([tmp_path / "scratch", job.output])
+
+
+def test_private_cluster_workers_compute_frames_like_local_workers() -> None:
+    # Dask's defaults cost frames CPU: a 64 KiB trim threshold, a malloc arena per thread and
+    # the statistical profiler (see DaskPool). A private cluster's workers start without them.
+    pool = dask_pool.DaskPool(1, None, 0)
+    try:
+        settings = pool.submit(alloc_probe.dask_worker_settings).result(timeout=60)
+    finally:
+        pool.close()
+    assert settings == {"MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": None, "profiler": False}
+    assert dask.config.get("distributed.worker.profile.enabled") is True  # ours is untouched
 
 
 @dataclasses.dataclass(frozen=True)

@@ -55,6 +55,7 @@ from impls import (
 )
 from impls import executors
 from impls.errors import ScenesFailed
+from tests import faulty_clips
 from tests.faulty_clips import Boom
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -354,6 +355,23 @@ def test_worker_killed_mid_render_raises_worker_lost(name: str, out_dir: Path, t
     assert re.search(rf"while rendering {_TASK_LABEL[name]}", message), message
     assert "1 attempt, retries=0" in message
     assert list(out_dir.iterdir()) == []
+
+
+def test_local_pool_names_only_the_task_its_dead_worker_ran() -> None:
+    # Once one worker dies, every unfinished future fails alike (the survivor is terminated):
+    # the pool must tell the task of the worker that died from the one that was cut short.
+    pool = executors.LocalPool(2, executors.default_start_method())
+    try:
+        assert pool.submit(pow, 2, 10).result(timeout=60) == 1024
+        cut_short = pool.submit(time.sleep, 30)
+        doomed = pool.submit(faulty_clips.die_after, 0.5)
+        wait_for(doomed.done, 60, "the worker's death")
+        assert pool.is_worker_loss(doomed.exception())
+        assert pool.is_worker_loss(cut_short.exception(timeout=10))
+        assert pool.lost_futures() == {doomed}
+        assert re.fullmatch(r"pid \d+ killed by signal 9 \(SIGKILL\)", pool.loss_detail())
+    finally:
+        pool.kill()
 
 
 @pytest.mark.slow
