@@ -38,4 +38,5 @@ def dask_worker_settings() -> dict[str, Any]:
         "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX"),
         "MALLOC_TRIM_THRESHOLD_": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
         "profiler": "profile" in get_worker().periodic_callbacks,
+        "tick_ms": get_worker().periodic_callbacks["tick"].callback_time,
     }

@@ -184,7 +184,9 @@ def test_private_cluster_workers_compute_frames_like_local_workers() -> None:
         settings = pool.submit(alloc_probe.dask_worker_settings).result(timeout=60)
     finally:
         pool.close()
-    assert settings == {"MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": None, "profiler": False}
+    assert settings == {
+        "MALLOC_ARENA_MAX": "1", "MALLOC_TRIM_THRESHOLD_": None, "profiler": False, "tick_ms": 1000
+    }  # fmt: skip
     assert dask.config.get("distributed.worker.profile.enabled") is True  # ours is untouched
 
 
