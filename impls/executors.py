@@ -167,11 +167,6 @@ def discard_unused(opener: PoolOpener) -> None:
         discard()
 
 
-#: In a local worker: the pool's task board and this worker's row in it (see _TaskBoard).
-_board: Any = None
-_board_row = -1
-
-
 class _TaskBoard:
     """Which task each local worker is running, in memory shared with the pool.
 
@@ -179,6 +174,7 @@ class _TaskBoard:
     unfinished future fails alike; guessing from submission order named a frame the dead
     worker had already finished. Each worker claims a row at start and writes ``(pid, task)``
     into it around each task, so after a death the parent reads what the dead pid was doing.
+    Handed to each worker through the pool's initializer (shared memory travels that way).
     """
 
     IDLE = -1
@@ -189,6 +185,21 @@ class _TaskBoard:
         # died: no lock needed. The claim counter has one.
         self.cells = context.RawArray("q", [0, self.IDLE] * workers)
         self.claimed = context.Value("i", 0)
+        self.row = -1  # in a worker: its row (-1: none)
+
+    def claim(self) -> None:
+        """In a worker, once: take the next free row."""
+        with self.claimed.get_lock():
+            row = self.claimed.value
+            self.claimed.value += 1
+        if row < self.workers:  # a replacement worker (none in this pool today) goes untracked
+            self.cells[2 * row] = os.getpid()
+            self.row = row
+
+    def note(self, task: int) -> None:
+        """In a worker: ``task`` is running now (``IDLE``: nothing)."""
+        if self.row >= 0:
+            self.cells[2 * self.row + 1] = task
 
     def running(self) -> dict[int, int]:
         """pid -> the task it was running, for every worker that had claimed a row."""
@@ -200,41 +211,35 @@ class _TaskBoard:
         }
 
 
-def _claim_row(cells: Any, claimed: Any, workers: int) -> None:
-    global _board, _board_row
-    with claimed.get_lock():
-        row = claimed.value
-        claimed.value += 1
-    if row < workers:  # a replacement worker (none in this pool today) goes untracked
-        cells[2 * row] = os.getpid()
-        _board, _board_row = cells, row
+#: In a local worker: its pool's task board.
+_board: _TaskBoard | None = None
 
 
 def run_noted(task: int, fn: Callable[..., R], /, *args: Any) -> R:
     """Run ``fn(*args)`` in a local worker with ``task`` written on the pool's task board."""
-    cells, row = _board, _board_row
-    if cells is not None:
-        cells[2 * row + 1] = task
+    board = _board
+    if board is not None:
+        board.note(task)
     try:
         return fn(*args)
     finally:
-        if cells is not None:
-            cells[2 * row + 1] = _TaskBoard.IDLE
+        if board is not None:
+            board.note(_TaskBoard.IDLE)
 
 
-def worker_init(
-    parent_pid: int, parent_started: float, board: tuple[Any, Any, int] | None = None
-) -> None:
+def worker_init(parent_pid: int, parent_started: float, board: _TaskBoard | None = None) -> None:
     """Run once in every local worker, before its first task.
 
     Ctrl-C is the parent's to handle (it tears the pool down), so workers ignore SIGINT instead
     of each failing its task with KeyboardInterrupt. A daemon thread ends the worker when the
     parent is gone: a worker of a SIGKILLed parent would otherwise wait for work forever.
-    ``board`` is the pool's task board (cells, claim counter, rows).
+    ``board`` is the pool's task board (see :func:`run_noted`).
     """
+    global _board
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if board is not None:
-        _claim_row(*board)
+        board.claim()
+        _board = board
 
     def watch() -> None:
         while True:
@@ -299,11 +304,7 @@ class LocalPool:
             max_workers=workers,
             mp_context=context,
             initializer=worker_init,
-            initargs=(
-                parent_pid,
-                psutil.Process(parent_pid).create_time(),
-                (self._board.cells, self._board.claimed, workers),
-            ),
+            initargs=(parent_pid, psutil.Process(parent_pid).create_time(), self._board),
         )
         self._known: dict[int, BaseProcess] = {}
         self._task_ids = itertools.count()

@@ -164,14 +164,21 @@ def video_encoders() -> frozenset[str]:
 _probe_errors: dict[tuple[str, ...], str | None] = {}
 
 
-def _probe_error(cmd: list[str], output: Path | None = None) -> str | None:
-    """Run a short probe command writing ``output`` (a scratch file: only its suffix, which picks
-    the muxer, is part of the cache key); None when it succeeds, else ffmpeg's first error line."""
-    key = (*cmd, "" if output is None else output.suffix)
+def _probe_error(cmd: list[str], suffix: str | None = None) -> str | None:
+    """Run a short probe command, cached; None when it succeeds, else ffmpeg's first error line.
+
+    With ``suffix`` the command's last argument is a scratch file of that suffix (which picks
+    the muxer), in a folder that exists only while the probe runs.
+    """
+    key = (*cmd, suffix or "")
     if key in _probe_errors:
         return _probe_errors[key]
-    full = cmd if output is None else [*cmd, str(output)]
-    proc = subprocess.run(full, capture_output=True, text=True, errors="replace", check=False)
+    with contextlib.ExitStack() as stack:
+        full = cmd
+        if suffix is not None:
+            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="renderbench-probe-"))
+            full = [*cmd, str(Path(folder) / f"probe{suffix}")]
+        proc = subprocess.run(full, capture_output=True, text=True, errors="replace", check=False)
     if proc.returncode == 0:
         error = None
     else:
@@ -217,13 +224,11 @@ def check_container(spec: EncoderSpec, output: Path, *, audio_rate: int | None) 
     audio = audio_rate is not None
     sound = ["-f", "lavfi", "-i", f"anullsrc=r={audio_rate}:cl=stereo"] if audio else []
     sound_out = ["-c:a", spec.audio_codec, "-ar", str(audio_rate), "-t", "0.1"] if audio else []
-    with tempfile.TemporaryDirectory(prefix="renderbench-probe-") as folder:
-        cmd = [
-            ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
-            "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10:d=0.1", *sound,
-            "-frames:v", "1", *encoder_args(spec), *sound_out,
-        ]  # fmt: skip
-        error = _probe_error(cmd, Path(folder) / f"probe{suffix}")
+    error = _probe_error([
+        ffmpeg_binary(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
+        "-f", "lavfi", "-i", "color=c=gray:s=64x64:r=10:d=0.1", *sound,
+        "-frames:v", "1", *encoder_args(spec), *sound_out,
+    ], suffix)  # fmt: skip
     if error is not None:
         streams = f"{spec.codec} video" + (f" with {spec.audio_codec} audio at {audio_rate} Hz" if audio else "")
         raise InvalidJob(

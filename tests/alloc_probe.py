@@ -34,9 +34,10 @@ def dask_worker_settings() -> dict[str, Any]:
     """What a Dask worker was started with that changes how fast it computes frames."""
     from distributed import get_worker
 
+    callbacks = get_worker().periodic_callbacks
     return {
         "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX"),
         "MALLOC_TRIM_THRESHOLD_": os.environ.get("MALLOC_TRIM_THRESHOLD_"),
-        "profiler": "profile" in get_worker().periodic_callbacks,
-        "tick_ms": get_worker().periodic_callbacks["tick"].callback_time,
+        "profiler": "profile" in callbacks,
+        "tick_ms": callbacks["tick"].callback_time,
     }
