@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from impls import allocator, ffmpeg
+from impls.color_clips import lean_color_clips
 from impls.errors import FrameFailed, RenderbenchError, RenderFailed
 from impls.protocol import ClipSource, EncoderSpec
 from impls.timeline import Timeline, frame_rgb, frame_rgba
@@ -103,7 +104,8 @@ def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
         return cached
     allocator.tune()  # only worker processes get here; see impls.allocator
     ffmpeg.use_for_moviepy()
-    clip = source.clip.load()
+    with lean_color_clips():  # constant images as one pixel each; see impls.color_clips
+        clip = source.clip.load()
     timeline = Timeline.for_clip(clip, source.fps)
     _clips[source.token] = (clip, timeline)
     while len(_clips) > _CACHE_SIZE:

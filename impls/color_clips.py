@@ -1,0 +1,75 @@
+"""ColorClips that hold one pixel, not a frame of them, in the processes that compute frames.
+
+MoviePy's ``ColorClip`` stores its colour as a full image (``np.tile``), and it makes many of
+them: every ``CompositeVideoClip`` builds one as its background (RGBA int64 when the composite
+is transparent: 66 MB at 1080p, plus a float64 mask of 16.6 MB), its mask composite another,
+and ``with_mask()`` one per clip without a mask. The 1080p slideshow workload holds ~580 MB of
+such constant images, ~90 % of a worker's memory, and every worker holds its own copy.
+
+Inside :func:`lean_color_clips`, a new ColorClip is built by MoviePy at one pixel (so MoviePy
+validates the colour and picks the dtype) and then widened to its size as a read-only
+zero-stride view of that pixel: same shape, dtype and values, no memory. MoviePy only ever
+reads these images (it composites from copies: ``astype``, ``* 255``), so frames are unchanged;
+code that wrote into a ColorClip's image in place would now get NumPy's read-only error.
+
+Used while a worker builds its clip from the factory (:func:`impls.frames.clip_for`). The
+baseline (MoviePy as-is) and the caller's process are never patched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+
+_lock = threading.Lock()
+_depth = 0
+_original: Any = None
+
+
+def _widen(clip: Any, width: int, height: int) -> None:
+    """Turn a one-pixel ImageClip into a ``width`` x ``height`` view of that pixel.
+
+    Mirrors what ``ImageClip.__init__`` derives from its image: ``img``, ``size`` and the
+    ``frame_function`` that returns it.
+    """
+    pixel = np.array(clip.img[0, 0])  # a copy, so the view pins no larger array
+    full = np.broadcast_to(pixel, (height, width, *pixel.shape))
+    clip.img = full
+    clip.size = (width, height)
+    clip.frame_function = lambda t: full
+
+
+def _lean_init(
+    self: Any, size: Any, color: Any = None, is_mask: bool = False, duration: Any = None
+) -> None:
+    width, height = size
+    _original(self, (1, 1), color=color, is_mask=is_mask, duration=duration)
+    _widen(self, int(width), int(height))
+    # An RGBA colour: ImageClip split its alpha into a mask clip, one pixel too.
+    if self.mask is not None and getattr(self.mask, "img", None) is not None:
+        _widen(self.mask, int(width), int(height))
+
+
+@contextlib.contextmanager
+def lean_color_clips() -> Iterator[None]:
+    """ColorClips built in this block (by any thread) hold one pixel; restored on exit."""
+    global _depth, _original
+    from moviepy.video.VideoClip import ColorClip
+
+    with _lock:
+        if _depth == 0:
+            _original = ColorClip.__init__
+            ColorClip.__init__ = _lean_init
+        _depth += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0:
+                ColorClip.__init__ = _original
+                _original = None

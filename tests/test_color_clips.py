@@ -1,0 +1,112 @@
+"""Frame workers build ColorClips as one pixel (impls.color_clips): same frames, no memory."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pytest
+from moviepy import ColorClip, CompositeVideoClip
+
+from harness.workloads import SLIDESHOW
+from impls import ClipSource, executors, frames
+from impls.color_clips import lean_color_clips
+from tests.renders import TINY_SLIDESHOW
+
+ORIGINAL_INIT = ColorClip.__init__
+
+COLORS: list[dict[str, Any]] = [
+    {},
+    {"color": (10, 200, 30)},
+    {"color": (0.5, 0.25, 1.0)},
+    {"color": (1, 2, 3, 128)},
+    {"color": (0, 0, 0, 0)},
+    {"is_mask": True},
+    {"color": 0.3, "is_mask": True},
+    {"color": [7, 8, 9], "duration": 2.5},
+]
+
+
+def _same_clip(lean: Any, full: Any) -> None:
+    assert lean.size == full.size
+    assert lean.duration == full.duration and lean.is_mask == full.is_mask
+    assert lean.img.shape == full.img.shape and lean.img.dtype == full.img.dtype
+    np.testing.assert_array_equal(lean.img, full.img)
+    frame, expected = lean.get_frame(0.5), full.get_frame(0.5)
+    assert frame.dtype == expected.dtype
+    np.testing.assert_array_equal(frame, expected)
+
+
+@pytest.mark.parametrize("kwargs", COLORS, ids=repr)
+def test_lean_color_clip_equals_moviepys(kwargs: dict[str, Any]) -> None:
+    size = (37, 21)  # odd and not square: width and height must not be swapped
+    full = ColorClip(size, **kwargs)
+    with lean_color_clips():
+        lean = ColorClip(size, **kwargs)
+    _same_clip(lean, full)
+    assert (full.mask is None) == (lean.mask is None)
+    if full.mask is not None:  # an RGBA colour: its alpha became a mask
+        _same_clip(lean.mask, full.mask)
+    # One pixel held, read-only: a write fails loudly instead of changing every frame.
+    assert lean.img.strides[:2] == (0, 0)
+    assert not lean.img.flags.writeable
+
+
+def test_composite_of_lean_clips_renders_the_same_frames() -> None:
+    def build() -> Any:
+        base = ColorClip((64, 36), color=(40, 80, 120), duration=1)
+        spot = ColorClip((20, 10), color=(250, 10, 10, 200), duration=1).with_position((5, 7))
+        return CompositeVideoClip([base, spot.with_opacity(0.5)], size=(64, 36))
+
+    full = build()
+    with lean_color_clips():
+        lean = build()
+    assert lean.bg.img.strides[:2] == (0, 0)  # the composite's own background is lean too
+    for t in (0.0, 0.5):
+        np.testing.assert_array_equal(lean.get_frame(t), full.get_frame(t))
+        np.testing.assert_array_equal(lean.mask.get_frame(t), full.mask.get_frame(t))
+
+
+def test_bad_colour_is_refused_as_moviepy_refuses_it() -> None:
+    with pytest.raises(Exception, match="Color cannot be string"):
+        ColorClip((4, 4), color="red")
+    with lean_color_clips(), pytest.raises(Exception, match="Color cannot be string"):
+        ColorClip((4, 4), color="red")
+
+
+def test_moviepy_is_restored_after_the_block_even_after_an_error() -> None:
+    with pytest.raises(RuntimeError), lean_color_clips():
+        with lean_color_clips():  # nested (two clips built at once in one Dask worker)
+            pass
+        assert ColorClip.__init__ is not ORIGINAL_INIT
+        raise RuntimeError("factory failed")
+    assert ColorClip.__init__ is ORIGINAL_INIT
+    assert ColorClip((3, 2)).img.flags.writeable
+
+
+def lean_backgrounds(source: frames.FrameSource) -> list[tuple[int, ...]]:
+    """Run in a worker: strides of every composite background in the clip it built."""
+    clip, _ = frames.clip_for(source)
+    found, todo = [], [clip]
+    while todo:
+        node = todo.pop()
+        bg = getattr(node, "bg", None)
+        if bg is not None and getattr(bg, "img", None) is not None:
+            found.append(tuple(bg.img.strides))
+        todo += list(getattr(node, "clips", []))
+    return found
+
+
+def test_frame_workers_build_lean_clips_and_the_caller_does_not() -> None:
+    source = frames.FrameSource(
+        ClipSource(SLIDESHOW, TINY_SLIDESHOW), Fraction(30), False, 160, 90, "lean-test"
+    )
+    pool = executors.LocalPool(1, executors.default_start_method())
+    try:
+        strides = pool.submit(lean_backgrounds, source).result(timeout=120)
+    finally:
+        pool.close()
+    # The concatenation's composite and each slide's: all hold one pixel.
+    assert len(strides) > 1 and all(s[:2] == (0, 0) for s in strides), strides
+    assert ColorClip.__init__ is ORIGINAL_INIT
