@@ -7,8 +7,11 @@ with two or more encoder settings: the speed/quality frontier (fps against PSNR,
 bitrate, the Pareto frontier drawn, each encoder's encode-bound limit as a vertical line).
 
 The CPU-bound limit: the cheapest valid case shows how many CPU-seconds the work needs at
-least (``C``); with ``n`` workers on ``k`` cores it cannot finish faster than ``C / min(n, k)``,
-so its speedup over the reference's wall time ``W`` is at most ``W * min(n, k) / C``.
+least (``C``); on ``k`` cores it cannot finish faster than ``C / k``, so its speedup over the
+reference's wall time ``W`` is at most ``W * k / C``, whatever the worker count. (Not
+``min(n, k)`` cores for ``n`` workers: the encoder and the parent run beside the workers, so
+one worker already keeps more than one core busy; the recorded CPU time does not say how much
+of it the workers used, so no tighter bound per worker count follows from it.)
 """
 
 from __future__ import annotations
@@ -41,13 +44,13 @@ def _wall(row: Row) -> float:
     return row.wall if row.wall > 0 else (row.frames / row.fps if row.fps > 0 else 0.0)
 
 
-def cpu_bound_limit(rows: Sequence[Row], workers: int, cores: int) -> float | None:
-    """Highest speedup over the reference possible with ``workers`` on ``cores`` (see module doc)."""
+def cpu_bound_limit(rows: Sequence[Row], cores: int) -> float | None:
+    """Highest speedup over the reference possible on ``cores`` (see module doc)."""
     ref = next((r for r in rows if r.is_reference and r.valid), None)
     costs = [r.cpu_seconds for r in rows if r.valid and r.cpu_seconds > 0]
     if ref is None or not costs or _wall(ref) <= 0:
         return None
-    return _wall(ref) * min(workers, cores) / min(costs)
+    return _wall(ref) * cores / min(costs)
 
 
 def _series(rows: Sequence[Row]) -> dict[str, list[Row]]:
@@ -102,9 +105,9 @@ def speedup_plot(rows: Sequence[Row], path: Path, title: str, cores: int) -> Pat
     _plot_lines(axes, _series(rows), lambda r: r.speedup or 0.0)
     ticks = _worker_ticks(axes, rows)
     axes.plot(ticks, ticks, color="gray", linestyle=":", label="ideal (linear)")
-    limits = [cpu_bound_limit(rows, n, cores) for n in ticks]
-    if all(x is not None for x in limits):
-        axes.plot(ticks, limits, color="firebrick", linestyle="--", label=f"CPU-bound limit ({cores} cores)")
+    limit = cpu_bound_limit(rows, cores)
+    if limit is not None:
+        axes.axhline(limit, color="firebrick", linestyle="--", label=f"CPU-bound limit ({cores} cores)")
     axes.axhline(1.0, color="black", linewidth=0.8)
     axes.set_ylabel("speedup over the reference")
     axes.set_ylim(bottom=0)

@@ -39,7 +39,7 @@ def _widen(clip: Any, width: int, height: int) -> None:
     pixel = np.array(clip.img[0, 0])  # a copy, so the view pins no larger array
     full = np.broadcast_to(pixel, (height, width, *pixel.shape))
     clip.img = full
-    clip.size = (width, height)
+    clip.size = full.shape[:2][::-1]  # as ImageClip sets it (Python ints)
     clip.frame_function = lambda t: full
 
 
@@ -48,10 +48,10 @@ def _lean_init(
 ) -> None:
     width, height = size
     _original(self, (1, 1), color=color, is_mask=is_mask, duration=duration)
-    _widen(self, int(width), int(height))
+    _widen(self, width, height)
     # An RGBA colour: ImageClip split its alpha into a mask clip, one pixel too.
     if self.mask is not None and getattr(self.mask, "img", None) is not None:
-        _widen(self.mask, int(width), int(height))
+        _widen(self.mask, width, height)
 
 
 @contextlib.contextmanager

@@ -75,6 +75,19 @@ def test_bad_colour_is_refused_as_moviepy_refuses_it() -> None:
         ColorClip((4, 4), color="red")
 
 
+def test_fractional_size_is_refused_as_moviepy_refuses_it() -> None:
+    with pytest.raises(TypeError):
+        ColorClip((10.5, 4))
+    with lean_color_clips(), pytest.raises(TypeError):
+        ColorClip((10.5, 4))
+
+
+def test_numpy_integer_size_gives_python_ints_as_moviepy_does() -> None:
+    with lean_color_clips():
+        lean = ColorClip((np.int64(6), np.int64(4)), color=(1, 2, 3))
+    assert lean.size == (6, 4) and all(type(v) is int for v in lean.size)
+
+
 def test_moviepy_is_restored_after_the_block_even_after_an_error() -> None:
     with pytest.raises(RuntimeError), lean_color_clips():
         with lean_color_clips():  # nested (two clips built at once in one Dask worker)
