@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -318,6 +319,14 @@ def limit_lines(rows: Iterable[Row]) -> list[str]:
     return lines
 
 
+def _to_seconds(when: str) -> str:
+    """An ISO time to the second, as a run writes it (pytest-benchmark's JSON keeps microseconds)."""
+    try:
+        return datetime.fromisoformat(when).isoformat(timespec="seconds")
+    except ValueError:
+        return when
+
+
 def markdown(
     rows: Sequence[Row],
     *,
@@ -331,7 +340,7 @@ def markdown(
     """The Markdown report: machine, winners, table, gates, problems, plots (relative links)."""
     out = [f"# {title}", ""]
     if when:
-        out += [f"Run: {when}", ""]
+        out += [f"Run: {_to_seconds(when)}", ""]
     if machine:
         out += ["## Machine", ""]
         out += [f"- {key}: {value}" for key, value in machine.items()]

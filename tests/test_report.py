@@ -75,6 +75,9 @@ def test_markdown_report() -> None:
     )  # fmt: skip
     assert text.startswith("# renderbench results\n")
     assert "- cores: 2" in text
+    # A report re-drawn from pytest-benchmark's JSON shows its time as the run wrote it.
+    assert "Run: 2026-01-01T10:00:00+00:00\n" in report.markdown(ROWS, when="2026-01-01T10:00:00.482952+00:00")
+    assert "Run: sometime\n" in report.markdown(ROWS, when="sometime")
     assert "- slideshow (full, libx264:medium:23): chunk with 2 workers - 8.00 fps, 1.60x baseline" in text
     assert "| renderer | workers | encoder | workload | fps | x ref | CPU % | peak RSS | valid |" in text
     assert "| chunk | 2 | libx264:medium:23 | slideshow | 8.00 | 1.60x | 50 | 1.5 GiB | yes |" in text
