@@ -12,8 +12,10 @@ zero-stride view of that pixel: same shape, dtype and values, no memory. MoviePy
 reads these images (it composites from copies: ``astype``, ``* 255``), so frames are unchanged;
 code that wrote into a ColorClip's image in place would now get NumPy's read-only error.
 
-Used while a worker builds its clip from the factory (:func:`impls.frames.clip_for`). The
-baseline (MoviePy as-is) and the caller's process are never patched.
+Used while a worker builds its clip from the factory (:func:`impls.frames.clip_for`) and
+while the parallel renderers build the caller's copy (for its size, duration and audio). Only
+the thread inside the block gets lean clips: other threads of the process (the user's, a Dask
+worker's other tasks) build MoviePy's own, and the baseline (MoviePy as-is) is never touched.
 """
 
 from __future__ import annotations
@@ -26,8 +28,9 @@ from typing import Any
 import numpy as np
 
 _lock = threading.Lock()
-_depth = 0
-_original: Any = None
+_open = 0  # blocks open in all threads: the class stays patched while any is
+_original: Any = None  # MoviePy's ColorClip.__init__, kept once seen (a late caller may need it)
+_here = threading.local()  # blocks open in this thread
 
 
 def _widen(clip: Any, width: int, height: int) -> None:
@@ -46,6 +49,9 @@ def _widen(clip: Any, width: int, height: int) -> None:
 def _lean_init(
     self: Any, size: Any, color: Any = None, is_mask: bool = False, duration: Any = None
 ) -> None:
+    if not getattr(_here, "depth", 0):  # another thread's clip (the caller's, say): MoviePy's own
+        _original(self, size, color=color, is_mask=is_mask, duration=duration)
+        return
     width, height = size
     _original(self, (1, 1), color=color, is_mask=is_mask, duration=duration)
     _widen(self, width, height)
@@ -56,20 +62,22 @@ def _lean_init(
 
 @contextlib.contextmanager
 def lean_color_clips() -> Iterator[None]:
-    """ColorClips built in this block (by any thread) hold one pixel; restored on exit."""
-    global _depth, _original
+    """ColorClips this thread builds in this block hold one pixel; other threads' do not."""
+    global _open, _original
     from moviepy.video.VideoClip import ColorClip
 
     with _lock:
-        if _depth == 0:
-            _original = ColorClip.__init__
+        if _open == 0:
+            if _original is None:
+                _original = ColorClip.__init__
             ColorClip.__init__ = _lean_init
-        _depth += 1
+        _open += 1
+    _here.depth = getattr(_here, "depth", 0) + 1
     try:
         yield
     finally:
+        _here.depth -= 1
         with _lock:
-            _depth -= 1
-            if _depth == 0:
+            _open -= 1
+            if _open == 0:
                 ColorClip.__init__ = _original
-                _original = None

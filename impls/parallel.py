@@ -7,10 +7,10 @@ frame count checked, the output renamed into place atomically. On failure nothin
 file at the output path, no scratch directory, no worker (the dispatcher kills the pool). With
 ``job.fallback`` a failed render is redone by the baseline and the result says so.
 
-Memory: every worker holds its own clip (lean: its ColorClips hold one pixel, see
-:mod:`impls.color_clips`, ~120 MB for the 1080p slideshow), and the parent builds the clip as
-the user wrote it (MoviePy's full-frame backgrounds and masks: ~620 MB), so the parent gives its
-copy up once the audio is written, before the first worker starts; the two never coincide.
+Memory: every worker holds its own clip, and the parent one more for its size, timeline and
+audio, all lean (their ColorClips hold one pixel, see :mod:`impls.color_clips`: ~120 MB for the
+1080p slideshow, not ~620 MB). The parent still gives its copy up once the audio is written,
+before the first worker starts; a render then holds ``workers`` clips, not one more.
 Audio first, not on a thread beside the frames, for that reason: it costs ~1 % of the frames'
 time (0.3 s per 10 s of clip). A Dask cluster's processes start earlier, while this process
 builds the clip (they take a second or more to start), but each builds its clip only with its
@@ -138,7 +138,7 @@ def render_clip(
         info.update(check(job, workers))
     open_ahead(pools)  # a Dask cluster starts while this process builds the clip
     try:
-        clip, timeline = prepare_clip_job(job)
+        clip, timeline = prepare_clip_job(job, lean=True)  # for size, timeline, audio
     except BaseException:
         discard_unused(pools)
         raise

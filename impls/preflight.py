@@ -5,11 +5,13 @@ Bad input gets an early error naming the problem, and nothing is started, writte
 
 from __future__ import annotations
 
+import contextlib
 import os
 from typing import TYPE_CHECKING
 
 from impls import ffmpeg
 from impls.audio import AUDIO_FPS
+from impls.color_clips import lean_color_clips
 from impls.errors import InvalidJob
 from impls.protocol import ClipSource, RenderJob
 from impls.timeline import Timeline
@@ -37,8 +39,11 @@ def check_job(job: RenderJob) -> None:
     ffmpeg.check_encoder(job.encoder)
 
 
-def prepare_clip_job(job: RenderJob) -> tuple[VideoClip, Timeline]:
+def prepare_clip_job(job: RenderJob, *, lean: bool = False) -> tuple[VideoClip, Timeline]:
     """Run every check, build the clip in this process and return it with its timeline.
+
+    ``lean``: build it with one-pixel ColorClips (:mod:`impls.color_clips`), for a caller that
+    needs only the clip's size, timeline and audio, never its frames.
 
     A progress callback with a ``set_total(frames)`` method (``impls.progress``) learns the
     frame count here, so a progress bar needs no clip of its own (building one can take
@@ -48,7 +53,8 @@ def prepare_clip_job(job: RenderJob) -> tuple[VideoClip, Timeline]:
         raise InvalidJob(f"{type(job.source).__name__} is not a MoviePy ClipSource")
     check_job(job)
     ffmpeg.use_for_moviepy()
-    clip = job.source.load()
+    with lean_color_clips() if lean else contextlib.nullcontext():
+        clip = job.source.load()
     try:
         timeline = Timeline.for_clip(clip, job.fps)
         width, height = clip.size

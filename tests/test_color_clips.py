@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,7 +13,7 @@ import pytest
 from moviepy import ColorClip, CompositeVideoClip
 
 from harness.workloads import SLIDESHOW
-from impls import ClipSource, executors, frames
+from impls import ClipSource, RenderJob, executors, frames, get_renderer
 from impls.color_clips import lean_color_clips
 from tests.renders import TINY_SLIDESHOW
 
@@ -122,4 +125,46 @@ def test_frame_workers_build_lean_clips_and_the_caller_does_not() -> None:
         pool.close()
     # The concatenation's composite and each slide's: all hold one pixel.
     assert len(strides) > 1 and all(s[:2] == (0, 0) for s in strides), strides
+    assert ColorClip.__init__ is ORIGINAL_INIT
+
+
+def test_only_the_thread_in_the_block_builds_lean_clips() -> None:
+    # A user's thread (or a Dask worker's other task) building clips meanwhile gets MoviePy's.
+    other: list[Any] = []
+    with lean_color_clips():
+        thread = threading.Thread(target=lambda: other.append(ColorClip((8, 6), color=(1, 2, 3))))
+        thread.start()
+        thread.join()
+        mine = ColorClip((8, 6), color=(1, 2, 3))
+    assert not mine.img.flags.writeable
+    assert other[0].img.flags.writeable and other[0].img.strides[:2] != (0, 0)
+    np.testing.assert_array_equal(mine.img, other[0].img)
+
+
+def recorded(log: str) -> Any:
+    """A clip factory that notes, per process, whether its ColorClip came out lean."""
+    clip = ColorClip((32, 18), color=(10, 20, 30), duration=0.5).with_fps(10)
+    with open(log, "a") as handle:
+        handle.write(f"{os.getpid()} {int(clip.img.flags.writeable)}\n")
+    return clip
+
+
+def test_parallel_renders_build_lean_clips_in_the_caller_and_the_baseline_does_not(
+    tmp_path: Path,
+) -> None:
+    def built_by(name: str) -> dict[int, set[int]]:
+        log = tmp_path / f"{name}.log"
+        source = ClipSource("tests.test_color_clips:recorded", {"log": str(log)})
+        get_renderer(name).render(RenderJob(source, tmp_path / f"{name}.mp4", workers=1))
+        seen: dict[int, set[int]] = {}
+        for line in log.read_text().split("\n"):
+            if line:
+                pid, writeable = (int(x) for x in line.split())
+                seen.setdefault(pid, set()).add(writeable)
+        return seen
+
+    pipe = built_by("pipe")
+    assert pipe.pop(os.getpid()) == {0}  # the caller's copy: size, timeline, audio only
+    assert pipe and all(flags == {0} for flags in pipe.values())  # the worker's
+    assert built_by("baseline") == {os.getpid(): {1}}  # MoviePy as-is
     assert ColorClip.__init__ is ORIGINAL_INIT
