@@ -54,7 +54,7 @@ _FORKSERVER_PRELOAD = ["numpy", "moviepy", "impls.frames"]
 #: How often a worker checks that the process that started the pool is still alive.
 _PARENT_CHECK_S = 1.0
 
-#: How long loss_detail() waits for a broken executor to finish joining its workers (it
+#: How long _culprits() waits for a broken executor to finish joining its workers (it
 #: terminates the survivors first, so this is normally a few milliseconds).
 _MANAGER_JOIN_S = 5.0
 
