@@ -268,6 +268,9 @@ class DaskPool:
                         },
                     )
                 self._client = Client(self._cluster, set_as_default=False)
+                from impls.dask_plugin import OwnProcessGroup
+
+                self._client.register_plugin(OwnProcessGroup())
                 self.address = str(self._cluster.scheduler_address)
             else:
                 self.address = address

@@ -14,7 +14,10 @@ Failures:
   ``retries`` counts the resubmissions (one per lost pool); ``failures`` records what was lost.
   A pool whose engine reschedules lost work itself (``reschedules_lost_work``: Dask) reports
   a loss only once it gave up: :class:`WorkerLost` at once.
-- an error raised by a task (user code, ffmpeg) is raised as it is, never retried.
+- a task whose source reader died (:class:`SourceReadFailed`: the worker already dropped its
+  clip, so the next attempt opens fresh readers) is resubmitted alone, to the same pool, at
+  most ``job.retries`` times; then the error is raised, naming the file.
+- any other error raised by a task (user code, ffmpeg) is raised as it is, never retried.
 - a task running longer than ``job.timeout`` raises :class:`TaskTimeout`.
 
 Leaving the ``with`` block with an exception kills the pool (no worker survives); leaving it
@@ -29,7 +32,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from impls.errors import RenderbenchError, RenderFailed, TaskTimeout, WorkerLost
+from impls.errors import RenderbenchError, RenderFailed, SourceReadFailed, TaskTimeout, WorkerLost
 from impls.executors import PoolOpener, WorkerPool
 from impls.protocol import RenderJob
 
@@ -157,6 +160,14 @@ class Dispatcher(Generic[R]):
                     self.job.progress(entry.task.frames)
             elif self.pool.is_worker_loss(error):
                 lost.append(entry)
+            elif isinstance(error, SourceReadFailed):
+                if entry.attempts > self.job.retries:
+                    tried = f"attempt {entry.attempts} of {self.job.retries + 1}"
+                    raise error.during(f"{error.where or entry.task.label}, {tried}")
+                self.failures[entry.task.label] = f"{error}; retried"
+                self.retries += 1
+                entry.attempts += 1
+                self._submit(entry)
             else:
                 raise self._task_error(entry, error)
         if lost and self.pool.reschedules_lost_work:

@@ -92,6 +92,32 @@ class WorkerLost(RenderFailed):
     """A worker process died (killed, crashed) while it held work."""
 
 
+class SourceReadFailed(RenderFailed):
+    """The ffmpeg process reading a media file of the clip died before the data it owed.
+
+    MoviePy would repeat the last frame (video) or pad with silence (audio) and carry on; a
+    renderer raises this instead, and retries the work with a fresh reader like a lost worker.
+    ``path`` is the file, ``status`` how its reader ended (e.g. ``was killed by signal 9``),
+    ``where`` what was being rendered (e.g. ``frame 108``).
+    """
+
+    def __init__(self, path: str, status: str, *, wanted: int, got: int, where: str = "") -> None:
+        self.path = path
+        self.status = status
+        self.wanted = wanted
+        self.got = got
+        self.where = where
+        during = f" while rendering {where}" if where else ""
+        super().__init__(
+            f"reading {path} failed{during}: its ffmpeg reader {status} after {got} of the "
+            f"{wanted} bytes asked for (the frames or samples would have been wrong)"
+        )
+
+    def during(self, where: str) -> SourceReadFailed:
+        """The same failure, saying what was being rendered."""
+        return SourceReadFailed(self.path, self.status, wanted=self.wanted, got=self.got, where=where)
+
+
 class TaskTimeout(RenderFailed):
     """A unit of work (frame, chunk, scene) did not finish within its timeout."""
 

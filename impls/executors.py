@@ -230,13 +230,18 @@ def run_noted(task: int, fn: Callable[..., R], /, *args: Any) -> R:
 def worker_init(parent_pid: int, parent_started: float, board: _TaskBoard | None = None) -> None:
     """Run once in every local worker, before its first task.
 
-    Ctrl-C is the parent's to handle (it tears the pool down), so workers ignore SIGINT instead
-    of each failing its task with KeyboardInterrupt. A daemon thread ends the worker when the
-    parent is gone: a worker of a SIGKILLed parent would otherwise wait for work forever.
+    Ctrl-C is the parent's to handle (it tears the pool down): workers ignore SIGINT instead of
+    each failing its task with KeyboardInterrupt, and leave the terminal's process group, so
+    that the processes they start (MoviePy's readers, a chunk's ffmpeg) do not take the
+    terminal's SIGINT either (ffmpeg installs its own handler and would die mid-render). A
+    daemon thread ends the worker when the parent is gone: a worker of a SIGKILLed parent
+    would otherwise wait for work forever.
     ``board`` is the pool's task board (see :func:`run_noted`).
     """
     global _board
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    with contextlib.suppress(OSError):  # already a group leader
+        os.setpgid(0, 0)
     if board is not None:
         board.claim()
         _board = board

@@ -128,7 +128,13 @@ def run_capture(
         cmd = lifeline.tied(cmd)
     try:
         proc = subprocess.run(
-            cmd, capture_output=True, text=True, errors="replace", timeout=timeout, check=False
+            cmd,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            timeout=timeout,
+            check=False,
+            process_group=0,  # not the terminal's: a Ctrl-C is for this process to handle
         )
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
@@ -337,8 +343,14 @@ class FrameWriter:
             *fmt.input_args(), "-an", *encoder_args(encoder), *extra_output_args, str(self.output),
         ]  # fmt: skip
         self.command = cmd
+        # Its own process group: a terminal's Ctrl-C goes to this process, which decides what
+        # it means (ffmpeg would otherwise die at once, and the render report an ffmpeg error).
         self._proc = subprocess.Popen(
-            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            cmd,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            process_group=0,
         )
         assert self._proc.stderr is not None
         self._stderr = _StderrTail(self._proc.stderr)

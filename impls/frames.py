@@ -31,7 +31,8 @@ import numpy as np
 
 from impls import allocator, ffmpeg
 from impls.color_clips import lean_color_clips
-from impls.errors import FrameFailed, RenderbenchError, RenderFailed
+from impls.errors import FrameFailed, RenderbenchError, RenderFailed, SourceReadFailed
+from impls.readers import guarded
 from impls.protocol import ClipSource, EncoderSpec
 from impls.timeline import Timeline, frame_rgb, frame_rgba
 
@@ -104,7 +105,8 @@ def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
         return cached
     allocator.tune()  # only worker processes get here; see impls.allocator
     ffmpeg.use_for_moviepy()
-    with lean_color_clips():  # constant images as one pixel each; see impls.color_clips
+    # Constant images as one pixel each (impls.color_clips); readers checked (impls.readers).
+    with lean_color_clips(), guarded():
         clip = source.clip.load()
     timeline = Timeline.for_clip(clip, source.fps)
     _clips[source.token] = (clip, timeline)
@@ -128,7 +130,12 @@ def frame(source: FrameSource, index: int) -> Frame:
     clip, timeline = clip_for(source)
     t = timeline.time(index)
     try:
-        image = frame_rgba(clip, t) if source.alpha else frame_rgb(clip, t)
+        with guarded():
+            image = frame_rgba(clip, t) if source.alpha else frame_rgb(clip, t)
+    except SourceReadFailed as exc:
+        # A reader of this clip is dead: the retry builds the clip, and its readers, anew.
+        forget_clip(source.token)
+        raise exc.during(f"frame {index} (t={float(t):.6f}s) in worker pid {os.getpid()}") from None
     except Exception as exc:
         raise FrameFailed(
             index, float(t), f"{type(exc).__name__}: {exc}", traceback.format_exc()
@@ -271,6 +278,9 @@ def render_segment(
         with _task(f"counting frames of {target.name}"):
             counted = ffmpeg.count_packets(target)
         data = target.read_bytes() if private is not None else None
+    except BaseException:
+        target.unlink(missing_ok=True)  # a retried chunk writes a new file; this one is void
+        raise
     finally:
         if private is not None:
             shutil.rmtree(private, ignore_errors=True)

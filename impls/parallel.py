@@ -32,11 +32,13 @@ from typing import TYPE_CHECKING, Any
 from impls import ffmpeg
 from impls.audio import write_clip_audio
 from impls.dispatch import Dispatcher
-from impls.errors import InvalidJob, RenderFailed
+from impls.color_clips import lean_color_clips
+from impls.errors import InvalidJob, RenderFailed, SourceReadFailed
 from impls.executors import PoolOpener, discard_unused, open_ahead, pool_opener, start_method
 from impls.frames import FrameSource
 from impls.preflight import prepare_clip_job, resolve_workers
 from impls.protocol import ClipSource, RenderJob, RenderResult, Source
+from impls.readers import guarded
 from impls.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -175,6 +177,13 @@ class _ParentClip:
     def __init__(self, clip: VideoClip) -> None:
         self.clip: VideoClip | None = clip
 
+    def rebuild(self, source: ClipSource) -> VideoClip:
+        """The clip built anew (fresh readers), in place of this one."""
+        self.release()
+        with lean_color_clips(), guarded():
+            self.clip = source.load()
+        return self.clip
+
     def release(self) -> None:
         clip, self.clip = self.clip, None
         if clip is not None:
@@ -202,18 +211,7 @@ def _render(
         render = ClipRender(job, name, timeline, workers, source, scratch, pools, info=info)
         if prepare is not None:
             prepare(render)
-        audio_path = None
-        clip = parent_clip.clip
-        assert clip is not None
-        if job.audio and clip.audio is not None:
-            with render.stage("audio"):
-                try:
-                    audio_path = write_clip_audio(clip, scratch, job.encoder)
-                except Exception as exc:
-                    raise RenderFailed(
-                        f"encoding the audio track failed: {type(exc).__name__}: {exc}"
-                    ) from exc
-        del clip
+        audio_path = _write_audio(render, parent_clip) if job.audio else None
         parent_clip.release()
         video = scratch / f"video{job.output.suffix}"
         pipeline(render, video)
@@ -242,6 +240,36 @@ def _render(
         failures=render.failures,
         info={**render.info, "audio": audio_path is not None, "ffmpeg": ffmpeg.ffmpeg_binary()},
     )
+
+
+def _write_audio(render: ClipRender, parent: _ParentClip) -> Path | None:
+    """The clip's audio track, encoded once; ``None`` when the clip is silent.
+
+    A reader that dies while the track is read (:class:`SourceReadFailed`) is retried like a
+    lost worker, at most ``job.retries`` times, on the clip built anew with fresh readers.
+    """
+    job = render.job
+    clip = parent.clip
+    assert clip is not None and isinstance(job.source, ClipSource)
+    attempt = 1
+    while clip.audio is not None:
+        try:
+            with render.stage("audio"), guarded():
+                return write_clip_audio(clip, render.scratch, job.encoder)
+        except SourceReadFailed as exc:
+            if attempt > job.retries:
+                where = f"the audio track, attempt {attempt} of {job.retries + 1}"
+                raise exc.during(where) from None
+            render.failures["audio track"] = f"{exc}; retried"
+            render.retries += 1
+            attempt += 1
+            del clip
+            clip = parent.rebuild(job.source)
+        except Exception as exc:
+            raise RenderFailed(
+                f"encoding the audio track failed: {type(exc).__name__}: {exc}"
+            ) from exc
+    return None
 
 
 def _note_dask(render: ClipRender) -> None:

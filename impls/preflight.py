@@ -14,6 +14,7 @@ from impls.audio import AUDIO_FPS
 from impls.color_clips import lean_color_clips
 from impls.errors import InvalidJob
 from impls.protocol import ClipSource, RenderJob
+from impls.readers import guarded
 from impls.timeline import Timeline
 
 if TYPE_CHECKING:
@@ -43,7 +44,8 @@ def prepare_clip_job(job: RenderJob, *, lean: bool = False) -> tuple[VideoClip, 
     """Run every check, build the clip in this process and return it with its timeline.
 
     ``lean``: build it with one-pixel ColorClips (:mod:`impls.color_clips`), for a caller that
-    needs only the clip's size, timeline and audio, never its frames.
+    needs only the clip's size, timeline and audio, never its frames; its MoviePy readers are
+    then :func:`impls.readers.guarded` too (the baseline's are MoviePy's own).
 
     A progress callback with a ``set_total(frames)`` method (``impls.progress``) learns the
     frame count here, so a progress bar needs no clip of its own (building one can take
@@ -53,7 +55,9 @@ def prepare_clip_job(job: RenderJob, *, lean: bool = False) -> tuple[VideoClip, 
         raise InvalidJob(f"{type(job.source).__name__} is not a MoviePy ClipSource")
     check_job(job)
     ffmpeg.use_for_moviepy()
-    with lean_color_clips() if lean else contextlib.nullcontext():
+    with lean_color_clips() if lean else contextlib.nullcontext(), guarded() if lean else (
+        contextlib.nullcontext()
+    ):
         clip = job.source.load()
     try:
         timeline = Timeline.for_clip(clip, job.fps)

@@ -128,3 +128,74 @@ def die_after(delay: float) -> None:
     """A pool task whose worker SIGKILLs itself after ``delay`` seconds."""
     time.sleep(delay)
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def reader_dies(
+    source: str, marker: str, at: int = -1, audio_at: float = -1.0, started: str | None = None
+) -> Any:
+    """An edit of the video file ``source`` (two cuts and a banner) whose real MoviePy reader
+    is SIGKILLed once, as the OOM killer would.
+
+    ``at`` >= 0: a pool worker kills its reader of ``source`` just before reading frame ``at``.
+    ``audio_at`` >= 0: the rendering process (which encodes the audio track) kills the audio
+    reader once the track reaches that time. ``marker`` records the kill, so that a retry (a
+    fresh clip from this factory) reads on. ``started``: a file the first frame a worker
+    computes creates.
+    """
+    import numpy as np
+    from moviepy import AudioClip, ColorClip, CompositeVideoClip, VideoFileClip
+    from moviepy import concatenate_videoclips
+
+    # Audio read in small buffers, so that reads follow the kill (MoviePy's default buffer
+    # holds 4.5 s, more than the whole test file).
+    video = VideoFileClip(source, audio_buffersize=8000)
+    half = video.duration / 2
+    edit = concatenate_videoclips([video.subclipped(half, 2 * half), video.subclipped(0, half)])
+    banner = (
+        ColorClip((video.w, video.h // 4), color=(200, 30, 30))
+        .with_opacity(0.6)
+        .with_duration(edit.duration)
+        .with_position(("center", "bottom"))
+    )
+    clip = CompositeVideoClip([edit, banner])
+    fps = clip.fps
+
+    def kill_reader(reader: Any) -> None:
+        Path(marker).write_text(str(os.getpid()))
+        reader.proc.kill()
+        reader.proc.wait()
+
+    inner = clip.frame_function
+
+    def frame_function(t: float) -> Any:
+        index = int(round(t * fps))
+        in_worker = multiprocessing.parent_process() is not None
+        if in_worker and started and not Path(started).exists():
+            Path(started).write_text(str(os.getpid()))
+        if index == at and in_worker and not Path(marker).exists():
+            kill_reader(video.reader)
+        return inner(t)
+
+    clip = clip.with_updated_frame_function(frame_function)
+    audio = video.audio
+    if audio is not None:  # the file's whole track, read through (and maybe killed) here
+        audio_reader = audio.reader
+
+        def samples(t: Any) -> Any:
+            latest = float(np.max(t))
+            in_worker = multiprocessing.parent_process() is not None
+            if 0 <= audio_at <= latest and not in_worker and not Path(marker).exists():
+                kill_reader(audio_reader)
+            return audio.get_frame(t)
+
+        clip = clip.with_audio(AudioClip(samples, duration=audio.duration, fps=audio.fps))
+    # MoviePy's close() of a composite leaves the file clips inside it open (their ffmpeg
+    # processes then end with the garbage collector, which the tests count as a leak).
+    close_composite = clip.close
+
+    def close() -> None:
+        close_composite()
+        video.close()
+
+    clip.close = close
+    return clip

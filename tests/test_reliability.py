@@ -57,6 +57,7 @@ from impls import executors
 from impls.errors import ScenesFailed
 from tests import faulty_clips
 from tests.faulty_clips import Boom
+from tests.media import make_video
 
 ROOT = Path(__file__).resolve().parent.parent
 PARALLEL = ("disk", "pipe", "chunk")
@@ -167,21 +168,22 @@ def wait_until_gone(procs: list[psutil.Process], timeout: float = GRACE_S) -> li
         time.sleep(0.1)
 
 
-def strays(marker: Path, group: int) -> list[psutil.Process]:
-    """Processes of a dead render found anywhere: in its process group, or naming ``marker``.
+def strays(marker: Path, session: int) -> list[psutil.Process]:
+    """Processes of a dead render found anywhere: in its session, or naming ``marker``.
 
     Catches what a snapshot of its tree could miss (a process started after the snapshot;
-    manim runs in sessions of its own, but its command line names the test's files).
+    workers and ffmpeg run in process groups of their own within the render's session; manim
+    runs in sessions of its own, but its command line names the test's files).
     """
     found = []
     for proc in psutil.process_iter(["cmdline"]):
         if proc.pid == os.getpid():
             continue
         try:
-            in_group = os.getpgid(proc.pid) == group
+            in_session = os.getsid(proc.pid) == session
         except OSError:
             continue
-        if in_group or any(str(marker) in part for part in proc.info["cmdline"] or []):
+        if in_session or any(str(marker) in part for part in proc.info["cmdline"] or []):
             found.append(proc)
     return found
 
@@ -472,13 +474,23 @@ def _child_env(tmp_path: Path) -> tuple[dict[str, str], Path]:
     return env, temp
 
 
-def _cli(tmp_path: Path, args: list[str]) -> tuple[subprocess.Popen[bytes], Path]:
-    """``renderbench render ARGS`` in its own process group (like a shell job)."""
+def _cli(
+    tmp_path: Path, args: list[str], *, ignore_sigint: bool = False
+) -> tuple[subprocess.Popen[bytes], Path]:
+    """``renderbench render ARGS`` in its own session (like a shell job in a terminal).
+
+    ``ignore_sigint``: started with SIGINT ignored, as a shell starts a background job.
+    """
     env, temp = _child_env(tmp_path)
     log = open(tmp_path / "child.log", "wb")  # noqa: SIM115 - the child holds it
+
+    def ignore() -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
     proc = subprocess.Popen(
         [sys.executable, "-m", "harness.render_cli", *args, "--quiet"],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        preexec_fn=ignore if ignore_sigint else None,
     )  # fmt: skip
     log.close()
     return proc, temp
@@ -578,6 +590,70 @@ def test_signal_stops_the_render_cleanly(
     assert alive(strays(tmp_path, proc.pid)) == []
     assert list(out_dir.iterdir()) == []
     assert list(temp.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def full_hd_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A full-HD video file with sound: frames heavy enough that the render's own process
+    spends its time blocked writing them to ffmpeg (pipe), or waiting on workers that read
+    and encode them (chunk, disk)."""
+    return make_video(tmp_path_factory.mktemp("media") / "full-hd.mp4", "1920x1080", 2.5)
+
+
+def _ctrl_c_mid_render(
+    name: str, tmp_path: Path, proc: subprocess.Popen[bytes], timeout: float
+) -> tuple[int, list[psutil.Process]]:
+    """Ctrl-C to the render's whole process group once it is well into its frames (readers,
+    workers and encoders all busy); its exit status, and the processes it had then."""
+    try:
+        _wait_started(name, tmp_path, None, proc)
+        time.sleep(1.0)
+        tree = list(descendants(proc.pid, services=True).values())
+        os.killpg(proc.pid, signal.SIGINT)
+        return proc.wait(timeout=timeout), tree
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
+def _edit_args(source: Path, name: str, out_dir: Path, tmp_path: Path) -> list[str]:
+    kwargs = {"source": str(source), "marker": str(tmp_path / "no-kill"), "started": str(tmp_path / "started")}
+    return ["tests.faulty_clips:reader_dies", str(out_dir / "video.mp4"), "--method", name,
+            "--workers", "2", "--preset", "medium", "--kwargs", json.dumps(kwargs)]  # fmt: skip
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", PARALLEL)
+def test_ctrl_c_with_heavy_frames_is_an_interrupt_not_an_ffmpeg_error(
+    name: str, full_hd_source: Path, tmp_path: Path, out_dir: Path
+) -> None:
+    """Ctrl-C reaches the whole foreground process group: the encoder and the file readers
+    must not die of it before the render's own process has unwound (exit 130, not 1)."""
+    proc, temp = _cli(tmp_path, _edit_args(full_hd_source, name, out_dir, tmp_path))
+    code, tree = _ctrl_c_mid_render(name, tmp_path, proc, timeout=30)
+    log = _child_log(tmp_path)
+    assert code == 130, log
+    assert "interrupted" in log and "ffmpeg" not in log, log
+    assert wait_until_gone(tree) == []
+    assert alive(strays(tmp_path, proc.pid)) == []
+    assert list(out_dir.iterdir()) == []
+    assert list(temp.iterdir()) == []
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["pipe", "chunk"])
+def test_a_render_that_ignores_ctrl_c_is_not_broken_by_it(
+    name: str, full_hd_source: Path, tmp_path: Path, out_dir: Path
+) -> None:
+    """Only the render's own process decides what Ctrl-C means: one started with SIGINT
+    ignored (a shell's background job) finishes correctly, its readers and encoders intact."""
+    proc, _ = _cli(tmp_path, _edit_args(full_hd_source, name, out_dir, tmp_path), ignore_sigint=True)
+    code, _ = _ctrl_c_mid_render(name, tmp_path, proc, timeout=120)
+    log = _child_log(tmp_path)
+    assert code == 0, log
+    assert "last valid frame" not in log, log  # no reader died and had its frame repeated
+    assert ffmpeg.count_packets(out_dir / "video.mp4") == 75
 
 
 @pytest.mark.slow
