@@ -31,9 +31,10 @@ import numpy as np
 
 from harness.matrix import Case
 from harness.references import output_suffix
-from impls import ffmpeg
-from impls.protocol import ClipSource, EncoderSpec
-from impls.timeline import Timeline, frame_rgb, frame_rgba
+from impls.ffmpeg.command import RawFormat
+from impls.ffmpeg.process import FrameWriter
+from impls.model.protocol import ClipSource, EncoderSpec
+from impls.model.timeline import Timeline, frame_rgb, frame_rgba
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class EncodeLimit:
         return self.frames / self.wall if self.wall > 0 else 0.0
 
 
-def draw_frames(source: ClipSource, encoder: EncoderSpec) -> tuple[list[np.ndarray[Any, np.dtype[np.uint8]]], ffmpeg.RawFormat]:
+def draw_frames(source: ClipSource, encoder: EncoderSpec) -> tuple[list[np.ndarray[Any, np.dtype[np.uint8]]], RawFormat]:
     """Every frame of ``source`` as the renderers draw it (RGBA when ``encoder`` keeps alpha)."""
     clip = source.load()
     try:
@@ -65,7 +66,7 @@ def draw_frames(source: ClipSource, encoder: EncoderSpec) -> tuple[list[np.ndarr
     height, width = frames[0].shape[:2]
     encoder.check_size(width, height)
     pix_fmt = "rgba" if encoder.has_alpha else "rgb24"
-    return frames, ffmpeg.RawFormat(width, height, timeline.rate, pix_fmt)
+    return frames, RawFormat(width, height, timeline.rate, pix_fmt)
 
 
 def measure(source: ClipSource, encoder: EncoderSpec, output: Path, rounds: int = 1) -> EncodeLimit:
@@ -82,7 +83,7 @@ def measure(source: ClipSource, encoder: EncoderSpec, output: Path, rounds: int 
     try:
         for _ in range(rounds):
             started = time.perf_counter()
-            with ffmpeg.FrameWriter(output, fmt, encoder) as writer:
+            with FrameWriter(output, fmt, encoder) as writer:
                 for frame in frames:
                     writer.write(frame)
             walls.append(time.perf_counter() - started)

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from impls.errors import EncoderUnavailable, ToolNotFound
-from impls.protocol import EncoderSpec, Renderer, Source
+from impls.model.protocol import EncoderSpec, Renderer, Source
 from harness.workloads.presets import Workload
 
 #: Reference renderers in order of preference; the first that supports a source is its reference.
@@ -188,10 +188,10 @@ def load_renderers(names: Sequence[str] | None, registry: Mapping[str, Renderer]
 
 def encoder_problem(spec: EncoderSpec) -> str | None:
     """Why this ffmpeg cannot encode with ``spec``, or None (one tiny test encode, cached)."""
-    from impls import ffmpeg
+    from impls.ffmpeg.tools import check_encoder
 
     try:
-        ffmpeg.check_encoder(spec)
+        check_encoder(spec)
     except (EncoderUnavailable, ToolNotFound) as exc:
         return f"{spec.label}: {exc}"
     return None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from impls.errors import InvalidJob
-from impls.protocol import EncoderSpec
+from impls.model.protocol import EncoderSpec
 
 PREFIX = "renderbench-"
 INI_PREFIX = "renderbench_"

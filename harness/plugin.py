@@ -32,7 +32,7 @@ from harness.options import (
 )
 from harness.results import Row
 from harness.session import XDIST_REASON, RenderbenchSession
-from impls.preflight import usable_cores
+from impls.moviepy.preflight import usable_cores
 
 SESSION = pytest.StashKey[RenderbenchSession]()
 

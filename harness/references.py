@@ -27,8 +27,8 @@ from pathlib import Path
 
 from harness.matrix import Case
 from harness.validate import Expectation, ValidationReport, probe_video, validate
-from impls.protocol import ClipSource, EncoderSpec, Renderer, RenderJob
-from impls.timeline import Timeline
+from impls.model.protocol import ClipSource, EncoderSpec, Renderer, RenderJob
+from impls.model.timeline import Timeline
 
 #: Encoder of source references: lossless, and the fastest x264 preset (size does not matter).
 SOURCE_ENCODER = EncoderSpec(codec="libx264", preset="ultrafast", crf=0)

@@ -6,7 +6,7 @@
 The first form is chosen unless the first argument names an existing ``.py`` file. Exit
 status: 0 rendered, 1 the render failed, 2 bad arguments or input (unknown method, factory
 not importable, odd frame size, missing output directory...), 130 interrupted (Ctrl-C), 143
-terminated (SIGTERM: the render cleans up first, see :mod:`impls.signals`). Every error is
+terminated (SIGTERM: the render cleans up first, see :mod:`impls.runtime.signals`). Every error is
 one line on stderr; ``--verbose`` adds the traceback and the reason the method was chosen.
 Also runs on its own: ``python -m harness.render_cli ...``.
 """
@@ -31,9 +31,9 @@ from impls.errors import (
     RenderbenchError,
     ToolNotFound,
 )
-from impls.progress import PROGRESS_ENV
-from impls.signals import Terminated, exit_on_sigterm
-from impls.protocol import ClipSource, EncoderSpec, ManimSource, RenderResult, Source, exact_fps
+from impls.runtime.progress import PROGRESS_ENV
+from impls.runtime.signals import Terminated, exit_on_sigterm
+from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, RenderResult, Source, exact_fps
 from impls.registry import RENDERERS
 
 PROG = "renderbench render"

@@ -24,7 +24,7 @@ from harness.references import References, output_suffix
 from harness.results import PSNR_CAP, ExtraInfo, Row, median
 from harness.validate import ValidationReport
 from impls.errors import ValidationFailed
-from impls.protocol import Renderer, RenderJob, RenderResult
+from impls.model.protocol import Renderer, RenderJob, RenderResult
 
 
 @dataclass(frozen=True)

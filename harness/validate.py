@@ -26,10 +26,19 @@ from typing import Any
 
 import numpy as np
 
-from impls import ffmpeg
+from harness.decode import (
+    Quality,
+    codec_of_encoder,
+    compare,
+    framemd5,
+    iter_rgb_frames,
+    probe,
+    video_digest,
+)
 from impls.errors import FFmpegError, ToolNotFound, ValidationFailed
-from impls.protocol import RenderJob
-from impls.timeline import Timeline
+from impls.ffmpeg.probe import count_packets
+from impls.model.protocol import RenderJob
+from impls.model.timeline import Timeline
 
 MODES = ("auto", "exact", "quality", "index", "none")
 
@@ -99,7 +108,7 @@ def probe_video(path: Path) -> VideoFacts:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist")
-    data = ffmpeg.probe(path)
+    data = probe(path)
     streams: list[dict[str, Any]] = data.get("streams", [])
     fmt: dict[str, Any] = data.get("format", {})
     video = next((s for s in streams if s.get("codec_type") == "video"), None)
@@ -108,7 +117,7 @@ def probe_video(path: Path) -> VideoFacts:
         raise ValidationFailed(str(path), ["it has no video stream"])
     rate = _fraction(video.get("r_frame_rate")) or Fraction(0)
     return VideoFacts(
-        frames=ffmpeg.count_packets(path),
+        frames=count_packets(path),
         duration=_stream_seconds(video, fmt.get("duration")) or 0.0,
         width=int(video.get("width", 0)),
         height=int(video.get("height", 0)),
@@ -222,11 +231,6 @@ class ValidationReport:
 # Reading frames back
 
 
-def framemd5(path: Path) -> list[str]:
-    """MD5 of every decoded video frame, in order."""
-    return ffmpeg.framemd5(Path(path))
-
-
 def psnr(path: Path, reference: Path) -> float:
     """Average PSNR (dB) of ``path`` against ``reference`` (ffmpeg's psnr filter; inf if equal)."""
     return quality(path, reference).psnr
@@ -241,10 +245,10 @@ def ssim(path: Path, reference: Path) -> float:
 #: the same frames to the same encoder settings write the same packets (baseline, disk and
 #: pipe do; so do the Manim renderers), and scoring a full-HD minute decodes two videos and
 #: runs SSIM on every frame: the default matrix spent minutes re-scoring identical streams.
-_scores: dict[tuple[str, tuple[str, int, int]], ffmpeg.Quality] = {}
+_scores: dict[tuple[str, tuple[str, int, int]], Quality] = {}
 
 
-def quality(path: Path, reference: Path) -> ffmpeg.Quality:
+def quality(path: Path, reference: Path) -> Quality:
     """PSNR and SSIM of ``path`` against ``reference`` in one ffmpeg pass.
 
     An output whose video packets equal an already-scored one's (against the same, unchanged
@@ -252,9 +256,9 @@ def quality(path: Path, reference: Path) -> ffmpeg.Quality:
     """
     path, reference = Path(path), Path(reference)
     stat = reference.stat()
-    key = (ffmpeg.video_digest(path), (str(reference.resolve()), stat.st_size, stat.st_mtime_ns))
+    key = (video_digest(path), (str(reference.resolve()), stat.st_size, stat.st_mtime_ns))
     if key not in _scores:
-        _scores[key] = ffmpeg.quality(path, reference)
+        _scores[key] = compare(path, reference)
     return _scores[key]
 
 
@@ -262,12 +266,12 @@ def decode_indices(path: Path) -> list[int]:
     """The index carried by every decoded frame of a ``frame_index`` workload video."""
     from harness.workloads import frame_index
 
-    facts = ffmpeg.probe(Path(path))
+    facts = probe(Path(path))
     video = next(s for s in facts["streams"] if s.get("codec_type") == "video")
     width, height = int(video["width"]), int(video["height"])
     return [
         frame_index.decode(np.frombuffer(raw, dtype=np.uint8).reshape(height, width, 3))
-        for raw in ffmpeg.iter_rgb_frames(Path(path), width, height)
+        for raw in iter_rgb_frames(Path(path), width, height)
     ]
 
 
@@ -294,7 +298,7 @@ def _structure_problems(facts: VideoFacts, expect: Expectation) -> list[str]:
             f"frame size is {facts.width}x{facts.height}, expected {expect.width}x{expect.height}"
         )
     if expect.codec is not None:
-        wanted = {expect.codec, ffmpeg.codec_of_encoder(expect.codec) or expect.codec}
+        wanted = {expect.codec, codec_of_encoder(expect.codec) or expect.codec}
         if facts.codec not in wanted:
             problems.append(f"video codec is {facts.codec}, expected {expect.codec}")
     if expect.pix_fmt is not None and facts.pix_fmt != expect.pix_fmt:

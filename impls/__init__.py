@@ -16,7 +16,7 @@ from impls.errors import (
     ValidationFailed,
     WorkerLost,
 )
-from impls.protocol import (
+from impls.model.protocol import (
     ClipSource,
     EncoderSpec,
     ManimSource,
@@ -26,7 +26,7 @@ from impls.protocol import (
     Source,
 )
 from impls.registry import RENDERERS, get_renderer
-from impls.signals import Terminated, exit_on_sigterm
+from impls.runtime.signals import Terminated, exit_on_sigterm
 
 __all__ = [
     "RENDERERS",

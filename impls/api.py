@@ -16,10 +16,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
-from impls import auto, ffmpeg
+from impls import auto
+from impls.ffmpeg.files import check_output_path
 from impls.errors import InvalidJob, InvalidSource
-from impls.progress import ProgressTracker, bar_wanted
-from impls.protocol import (
+from impls.runtime.progress import ProgressTracker, bar_wanted
+from impls.model.protocol import (
     ClipSource,
     EncoderSpec,
     ManimSource,
@@ -123,7 +124,7 @@ def render(
         fallback=fallback,
         options=dict(options or {}),
     )
-    ffmpeg.check_output_path(job.output)  # cheapest mistake first, before choosing or loading
+    check_output_path(job.output)  # cheapest mistake first, before choosing or loading
 
     if method == AUTO:
         kind = auto.source_kind(src)

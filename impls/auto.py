@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from impls.machine import machine_facts, same_machine
-from impls.protocol import ManimSource, Source
+from impls.model.protocol import ManimSource, Source
 
 Kind = Literal["moviepy", "manim"]
 

@@ -16,9 +16,9 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from impls import ffmpeg
+from impls.ffmpeg.tools import ffmpeg_binary, ffmpeg_version
 from impls.errors import ToolNotFound
-from impls.preflight import usable_cores
+from impls.moviepy.preflight import usable_cores
 
 #: The facts that decide whether two results come from the same machine.
 IDENTITY_KEYS = ("cores", "cpu_model")
@@ -50,19 +50,19 @@ def _version(distribution: str) -> str | None:
 
 def _ffmpeg() -> tuple[str | None, str | None]:
     try:
-        return ffmpeg.ffmpeg_version(), ffmpeg.ffmpeg_binary()
+        return ffmpeg_version(), ffmpeg_binary()
     except ToolNotFound:
         return None, None
 
 
 @functools.cache
 def _facts() -> tuple[tuple[str, Any], ...]:
-    ffmpeg_version, ffmpeg_path = _ffmpeg()
+    version, path = _ffmpeg()
     return (
         ("cores", usable_cores()),
         ("cpu_model", _cpu_model()),
-        ("ffmpeg", ffmpeg_version),
-        ("ffmpeg_path", ffmpeg_path),
+        ("ffmpeg", version),
+        ("ffmpeg_path", path),
         ("moviepy", _version("moviepy")),
         ("manim", _version("manim")),
         ("python", platform.python_version()),

@@ -11,16 +11,16 @@ from collections.abc import Iterator, Mapping
 from importlib.metadata import entry_points
 from typing import Any
 
-from impls.protocol import Renderer
+from impls.model.protocol import Renderer
 
 ENTRY_POINT_GROUP = "renderbench.renderers"
 
 #: name -> "module:Class" of the built-in renderers, imported on first use.
 _BUILTIN: dict[str, str] = {
-    "baseline": "impls.baseline:BaselineRenderer",
-    "disk": "impls.disk:DiskRenderer",
-    "pipe": "impls.pipe:PipeRenderer",
-    "chunk": "impls.chunk:ChunkRenderer",
+    "baseline": "impls.moviepy.baseline:BaselineRenderer",
+    "disk": "impls.moviepy.disk:DiskRenderer",
+    "pipe": "impls.moviepy.pipe:PipeRenderer",
+    "chunk": "impls.moviepy.chunk:ChunkRenderer",
     "manim-serial": "impls.manim.serial:ManimSerialRenderer",
     "manim-scenes": "impls.manim.scenes:ManimScenesRenderer",
     "manim-inflight": "impls.manim.inflight:ManimInflightRenderer",

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from impls import frames
+from impls.moviepy import worker as frames
 
 
 def refaults(rounds: int = 3) -> list[int]:

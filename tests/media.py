@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from impls.ffmpeg import ffmpeg_binary
+from impls.ffmpeg.tools import ffmpeg_binary
 
 
 def make_video(path: Path, size: str, seconds: float) -> Path:

@@ -15,8 +15,10 @@ from fractions import Fraction
 from pathlib import Path
 
 from harness.workloads import FRAME_INDEX
-from impls import ffmpeg
-from impls.protocol import ClipSource, ManimSource, RenderJob, RenderResult, Source
+from impls.ffmpeg.command import encoder_args
+from impls.ffmpeg.files import atomic_output
+from impls.ffmpeg.process import run
+from impls.model.protocol import ClipSource, ManimSource, RenderJob, RenderResult, Source
 from impls.registry import RENDERERS
 
 #: 12 frames of 64x48 at 24 fps, no audio.
@@ -44,11 +46,11 @@ class FakeRenderer:
         frames = int(kwargs["duration"] * kwargs["fps"]) - self.drop
         started = time.perf_counter()
         time.sleep(self.delay)
-        with ffmpeg.atomic_output(job.output) as tmp:
-            ffmpeg.run(
+        with atomic_output(job.output) as tmp:
+            run(
                 ["-loglevel", "error", "-y", "-f", "lavfi",
                  "-i", f"testsrc2=s={kwargs['width']}x{kwargs['height']}:r={rate}",
-                 "-frames:v", str(frames), *ffmpeg.encoder_args(job.encoder), str(tmp)],
+                 "-frames:v", str(frames), *encoder_args(job.encoder), str(tmp)],
                 f"fake renderer {self.name}",
             )  # fmt: skip
         wall = time.perf_counter() - started

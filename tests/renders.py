@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from impls import ClipSource, EncoderSpec, RenderJob, RenderResult, get_renderer
-from impls.timeline import Timeline
+from impls.model.timeline import Timeline
 
 #: A slideshow small enough to render in about a second; zoom large enough that consecutive
 #: frames differ even at this size.

@@ -1,4 +1,4 @@
-"""Frame workers keep frame-sized arrays in the heap (impls.allocator); the caller's process
+"""Frame workers keep frame-sized arrays in the heap (impls.moviepy.allocator); the caller's process
 (where the baseline renders) is left as it was."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.workloads import FRAME_INDEX
-from impls import ClipSource, executors, frames
+from impls import ClipSource
+from impls.runtime import local as executors
+from impls.moviepy import worker as frames
 from tests import alloc_probe
 from tests.renders import TINY_FRAME_INDEX
 
@@ -24,7 +26,7 @@ pytestmark = pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc
 
 def _refaults_in_a_new_process(tune: bool) -> list[int]:
     code = (
-        "import json; from impls import allocator; from tests import alloc_probe; "
+        "import json; from impls.moviepy import allocator; from tests import alloc_probe; "
         f"tuned = allocator.tune() if {tune} else None; "
         "print(json.dumps([tuned, alloc_probe.refaults()]))"
     )
@@ -53,6 +55,6 @@ def test_frame_workers_are_tuned_and_the_caller_is_not() -> None:
     finally:
         pool.close()
     assert counts[1:] == [0, 0], counts
-    from impls import allocator
+    from impls.moviepy import allocator
 
     assert allocator._tuned is None  # this process computed no frame: never tuned

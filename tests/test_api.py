@@ -13,10 +13,13 @@ from typing import Any
 import pytest
 
 from impls import ClipSource, EncoderSpec, InvalidJob, InvalidSource, ManimSource, render
-from impls import auto, ffmpeg
+from impls import auto
+from harness.decode import probe
+from impls.ffmpeg.probe import count_packets
+from impls.ffmpeg.process import run
 from impls.machine import machine_facts, same_machine
-from impls.preflight import usable_cores
-from impls.progress import PROGRESS_ENV, ProgressTracker, bar_wanted
+from impls.moviepy.preflight import usable_cores
+from impls.runtime.progress import PROGRESS_ENV, ProgressTracker, bar_wanted
 from impls.registry import get_renderer
 
 FACTORY = "harness.workloads.frame_index:make"
@@ -115,7 +118,7 @@ def test_baseline_renders_every_frame_in_order(no_results: Path, source: Any) ->
     result = render(source, out, method="baseline", progress=False,
                     kwargs=TINY if isinstance(source, str) else None)  # fmt: skip
     assert result.output == out and result.frames == FRAMES
-    assert ffmpeg.count_packets(out) == FRAMES
+    assert count_packets(out) == FRAMES
     assert decoded_indices(out) == list(range(FRAMES))
     assert result.info["method"] == "baseline"
     assert result.info["method_reason"] == "requested"
@@ -129,7 +132,7 @@ def test_parallel_method_renders_every_frame_in_order(no_results: Path, method: 
     out = no_results / f"{method}.mp4"
     result = render(FACTORY, out, method=method, workers=2, progress=False, kwargs=TINY)
     assert result.renderer == method and result.info["method"] == method
-    assert ffmpeg.count_packets(out) == FRAMES
+    assert count_packets(out) == FRAMES
     assert decoded_indices(out) == list(range(FRAMES))
     assert 0 < result.info["progress_reported"] <= FRAMES * 2
     assert [p.name for p in no_results.iterdir() if p.name.startswith(".")] == []
@@ -227,7 +230,7 @@ def test_auto_picks_the_fastest_valid_row_of_this_machine(no_results: Path, monk
     assert "fastest valid renderer" in reason and "40.00 fps" in reason
     assert "1 invalid" in reason and "2 from other machines" in reason
     assert str(results / "run1.json") in reason
-    assert ffmpeg.count_packets(out) == FRAMES
+    assert count_packets(out) == FRAMES
 
 
 @pytest.mark.parametrize("winner", PARALLEL)
@@ -394,10 +397,10 @@ def test_webm_takes_vorbis_audio_and_aac_when_there_is_no_audio(no_results: Path
            encoder=replace(vp9, audio_codec="libvorbis"))  # fmt: skip
     silent = no_results / "silent.webm"
     render(FACTORY, silent, method=method, workers=2, kwargs=TINY, encoder=vp9)
-    assert ffmpeg.count_packets(with_vorbis) == ffmpeg.count_packets(silent) == FRAMES
-    codecs = [s["codec_name"] for s in ffmpeg.probe(with_vorbis)["streams"]]
+    assert count_packets(with_vorbis) == count_packets(silent) == FRAMES
+    codecs = [s["codec_name"] for s in probe(with_vorbis)["streams"]]
     assert codecs == ["vp9", "vorbis"]
-    assert [s["codec_type"] for s in ffmpeg.probe(silent)["streams"]] == ["video"]
+    assert [s["codec_type"] for s in probe(silent)["streams"]] == ["video"]
 
 
 def test_opus_at_the_audio_track_rate_is_refused_before_rendering(no_results: Path) -> None:
@@ -412,7 +415,7 @@ def test_manim_webm_with_aac_narration_is_refused_before_rendering(no_results: P
     script = no_results / "scenes.py"
     script.write_text(SCENES_SCRIPT)
     narration = no_results / "one.wav"
-    ffmpeg.run(["-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-t", "0.5",
+    run(["-loglevel", "error", "-f", "lavfi", "-i", "anullsrc=r=44100:cl=mono", "-t", "0.5",
                 str(narration)], what="narration")  # fmt: skip
     source = ManimSource(script, ("One",), audio={"One": narration})
     with pytest.raises(InvalidJob, match=r"cannot write libvpx-vp9 video with aac audio at 48000 Hz into a \.webm"):
@@ -456,7 +459,7 @@ def test_manim_scenes_render(no_results: Path, method: str) -> None:
     result = render(ManimSource(script, ("One", "Two")), out, method=method, workers=2, progress=seen.append)
     expected = "manim-scenes" if method == "auto" else method
     assert result.info["method"] == expected == result.renderer
-    assert ffmpeg.count_packets(out) == result.frames > 0
+    assert count_packets(out) == result.frames > 0
     # 1.5 s of animation at manim's -ql 15 fps.
     assert result.frames == pytest.approx(22, abs=2)
     assert sum(seen) == result.frames == result.info["progress_reported"]

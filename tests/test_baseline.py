@@ -19,9 +19,10 @@ from impls import (
     ManimSource,
     RenderJob,
     Renderer,
-    ffmpeg,
     get_renderer,
 )
+from impls.ffmpeg.probe import count_packets
+from impls.ffmpeg.tools import ffmpeg_binary
 from tests.renders import TINY_FRAME_INDEX, BaselineRenders
 
 FRAME_INDEX = "harness.workloads.frame_index:make"
@@ -87,11 +88,11 @@ def test_baseline_renders_the_workloads(baseline_renders: BaselineRenders, workl
     result = render.result
     assert result.renderer == "baseline"
     assert result.output == render.path and render.path.is_file()
-    assert result.frames == render.timeline.frames == ffmpeg.count_packets(render.path)
+    assert result.frames == render.timeline.frames == count_packets(render.path)
     assert result.fps == render.timeline.rate
     assert result.duration == render.timeline.video_duration
     assert result.wall > 0 and result.stages["write_videofile"] > 0
-    assert result.info["ffmpeg"] == ffmpeg.ffmpeg_binary()
+    assert result.info["ffmpeg"] == ffmpeg_binary()
     assert probe_video(render.path).audio_codec == "aac"
     assert sorted(p.name for p in render.path.parent.iterdir() if p.name.startswith(".")) == []
 

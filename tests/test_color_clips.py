@@ -1,4 +1,4 @@
-"""Frame workers build ColorClips as one pixel (impls.color_clips): same frames, no memory."""
+"""Frame workers build ColorClips as one pixel (impls.moviepy.color_clips): same frames, no memory."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import pytest
 from moviepy import ColorClip, CompositeVideoClip
 
 from harness.workloads import SLIDESHOW
-from impls import ClipSource, RenderJob, executors, frames, get_renderer
-from impls.color_clips import lean_color_clips
+from impls import ClipSource, RenderJob, get_renderer
+from impls.runtime import local as executors
+from impls.moviepy import worker as frames
+from impls.moviepy.color_clips import lean_color_clips
 from tests.renders import TINY_SLIDESHOW
 
 ORIGINAL_INIT = ColorClip.__init__

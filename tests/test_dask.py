@@ -33,7 +33,8 @@ import dask  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 from harness import matrix  # noqa: E402
-from harness.validate import Expectation, framemd5, validate  # noqa: E402
+from harness.validate import Expectation, validate  # noqa: E402
+from harness.decode import framemd5  # noqa: E402
 from harness.workloads import FRAME_INDEX, SLIDESHOW, explainer  # noqa: E402
 from harness.workloads.presets import Workload  # noqa: E402
 from impls import (  # noqa: E402
@@ -49,7 +50,9 @@ from impls import (  # noqa: E402
     WorkerLost,
     get_renderer,
 )
-from impls import dask_pool, ffmpeg  # noqa: E402
+from harness.decode import probe  # noqa: E402
+from impls.ffmpeg.probe import count_packets  # noqa: E402
+from impls.runtime import dask as dask_pool  # noqa: E402
 from impls.errors import ScenesFailed, SceneWorkerLost  # noqa: E402
 from tests import alloc_probe  # noqa: E402
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders  # noqa: E402
@@ -211,9 +214,9 @@ def manim(tmp_path_factory: pytest.TempPathFactory) -> Manim:
 def _check_matches_serial(result: RenderResult, output: Path, manim: Manim) -> None:
     assert (result.frames, result.fps) == (manim.serial.frames, manim.serial.fps)
     assert result.info["scenes"] == manim.serial.info["scenes"]
-    assert ffmpeg.count_packets(output) == manim.serial.frames
+    assert count_packets(output) == manim.serial.frames
     assert framemd5(output) == framemd5(manim.serial.output)
-    streams = {s["codec_type"]: float(s["duration"]) for s in ffmpeg.probe(output)["streams"]}
+    streams = {s["codec_type"]: float(s["duration"]) for s in probe(output)["streams"]}
     assert abs(streams["audio"] - streams["video"]) <= 1024 / 48000
 
 
@@ -382,7 +385,7 @@ def test_renderers_on_a_scheduler_address(
 
 
 def _cached_clips() -> int:
-    frames = sys.modules.get("impls.frames")
+    frames = sys.modules.get("impls.moviepy.worker")
     return 0 if frames is None else len(frames._clips)
 
 

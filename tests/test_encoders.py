@@ -17,8 +17,8 @@ from harness.matrix import Case
 from harness.references import output_suffix
 from harness.workloads import GRADIENT, gradient, presets
 from impls.errors import InvalidJob
-from impls.protocol import ClipSource, EncoderSpec
-from impls.timeline import Timeline
+from impls.model.protocol import ClipSource, EncoderSpec
+from impls.model.timeline import Timeline
 
 pytest_plugins = ["pytester"]
 
@@ -161,7 +161,7 @@ def test_encode_limits_take_a_sample_after_every_case_and_note_failures(tmp_path
 
 MODULE = """
 import pytest
-from impls.protocol import ClipSource
+from impls.model.protocol import ClipSource
 from harness.workloads import GRADIENT
 
 @pytest.mark.renderbench(source=ClipSource(GRADIENT, {kwargs}), workload="grad", renderers="chunk",

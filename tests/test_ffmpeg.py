@@ -22,18 +22,23 @@ from impls import (
     InvalidJob,
     RenderJob,
     ToolNotFound,
-    ffmpeg,
     get_renderer,
 )
-from impls.timeline import Timeline
+from impls.model.timeline import Timeline
+from harness.decode import codec_of_encoder, framemd5, iter_rgb_frames
+from impls.ffmpeg.command import RawFormat, encoder_args, rate_arg
+from impls.ffmpeg.files import atomic_output, check_output_path, scratch_dir
+from impls.ffmpeg.operations import concat, mux_audio
+from impls.ffmpeg.process import FrameWriter, run
+from impls.ffmpeg.tools import check_encoder, check_tools, ffmpeg_binary, ffmpeg_version, ffprobe_binary, use_for_moviepy, video_encoders
 from tests.renders import TINY_FRAME_INDEX, BaselineRenders
 
 ULTRAFAST = EncoderSpec(preset="ultrafast")
 
 
 def write_frames(path: Path, indices: range, rate: Fraction, spec: EncoderSpec = ULTRAFAST) -> Path:
-    fmt = ffmpeg.RawFormat(64, 64, rate)
-    with ffmpeg.FrameWriter(path, fmt, spec) as writer:
+    fmt = RawFormat(64, 64, rate)
+    with FrameWriter(path, fmt, spec) as writer:
         for i in indices:
             writer.write(frame_index.draw(i, 64, 64))
     return path
@@ -50,8 +55,8 @@ def child_pids() -> set[int]:
 @pytest.mark.parametrize(
     ("variable", "locate", "tool"),
     [
-        ("RENDERBENCH_FFMPEG", ffmpeg.ffmpeg_binary, "ffmpeg"),
-        ("RENDERBENCH_FFPROBE", ffmpeg.ffprobe_binary, "ffprobe"),
+        ("RENDERBENCH_FFMPEG", ffmpeg_binary, "ffmpeg"),
+        ("RENDERBENCH_FFPROBE", ffprobe_binary, "ffprobe"),
     ],
     ids=["ffmpeg", "ffprobe"],
 )
@@ -63,14 +68,14 @@ def test_missing_binary_is_named(
         locate()  # type: ignore[operator]
     assert info.value.tool == tool
     with pytest.raises(ToolNotFound, match=rf"^{tool} not found"):
-        ffmpeg.check_tools()
+        check_tools()
 
 
 def test_binary_missing_from_path_says_how_to_install(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv("RENDERBENCH_FFMPEG", raising=False)
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(ToolNotFound, match="ffmpeg not found: install it .*apt-get install ffmpeg"):
-        ffmpeg.ffmpeg_binary()
+        ffmpeg_binary()
 
 
 def test_render_with_missing_ffmpeg_fails_before_writing(
@@ -84,7 +89,7 @@ def test_render_with_missing_ffmpeg_fails_before_writing(
 
 
 def test_version_is_recorded() -> None:
-    version = ffmpeg.ffmpeg_version()
+    version = ffmpeg_version()
     assert version and version[0].isdigit() or version.startswith("n")
 
 
@@ -95,8 +100,8 @@ def test_moviepy_uses_our_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
     import moviepy.video.io.ffmpeg_writer
 
     monkeypatch.delenv("FFMPEG_BINARY", raising=False)  # restored after the test
-    binary = ffmpeg.use_for_moviepy()
-    assert binary == ffmpeg.ffmpeg_binary()
+    binary = use_for_moviepy()
+    assert binary == ffmpeg_binary()
     modules = [m for name, m in sys.modules.items() if name.startswith("moviepy") and hasattr(m, "FFMPEG_BINARY")]
     assert moviepy.video.io.ffmpeg_writer in modules and moviepy.config in modules
     assert {m.FFMPEG_BINARY for m in modules} == {binary}
@@ -105,13 +110,13 @@ def test_moviepy_uses_our_ffmpeg(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_moviepy_imported_later_uses_our_ffmpeg() -> None:
     # A worker process that imports MoviePy after use_for_moviepy() must get the same binary.
     code = (
-        "from impls import ffmpeg; b = ffmpeg.use_for_moviepy();"
+        "from impls.ffmpeg.tools import use_for_moviepy; b = use_for_moviepy();"
         "import moviepy.video.io.ffmpeg_writer as w, moviepy.audio.io.ffmpeg_audiowriter as a;"
         "import json; print(json.dumps([b, w.FFMPEG_BINARY, a.FFMPEG_BINARY]))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     ours, writer, audio = json.loads(out.strip().splitlines()[-1])
-    assert ours == writer == audio == ffmpeg.ffmpeg_binary()
+    assert ours == writer == audio == ffmpeg_binary()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -120,16 +125,16 @@ def test_moviepy_imported_later_uses_our_ffmpeg() -> None:
 
 def test_unknown_encoder_lists_what_is_available() -> None:
     with pytest.raises(EncoderUnavailable, match=r"encoder 'nosuchcodec' is not available .*available: .*libx264") as info:
-        ffmpeg.check_encoder(EncoderSpec(codec="nosuchcodec"))
+        check_encoder(EncoderSpec(codec="nosuchcodec"))
     assert "libx264" in info.value.available
-    assert set(info.value.available) == ffmpeg.video_encoders()
+    assert set(info.value.available) == video_encoders()
 
 
 def test_listed_encoder_with_impossible_settings_is_unavailable() -> None:
     # Listed is not working: the trial encode finds a bad preset (as it finds a missing GPU).
     with pytest.raises(EncoderUnavailable, match=r"encoder 'libx264' is not available in this ffmpeg \(.+\)"):
-        ffmpeg.check_encoder(EncoderSpec(preset="no-such-preset"))
-    ffmpeg.check_encoder(EncoderSpec())  # the default works
+        check_encoder(EncoderSpec(preset="no-such-preset"))
+    check_encoder(EncoderSpec())  # the default works
 
 
 def test_unknown_encoder_fails_a_render_before_writing(tmp_path: Path) -> None:
@@ -145,12 +150,12 @@ def test_unknown_encoder_fails_a_render_before_writing(tmp_path: Path) -> None:
 
 def test_encoder_arguments_and_exact_rate() -> None:
     spec = EncoderSpec(codec="libx264", preset="fast", crf=20, pix_fmt="yuv420p", threads=2, extra=("-g", "12"))
-    assert ffmpeg.encoder_args(spec) == [
+    assert encoder_args(spec) == [
         "-c:v", "libx264", "-preset", "fast", "-crf", "20", "-pix_fmt", "yuv420p",
         "-threads", "2", "-g", "12",
     ]  # fmt: skip
-    assert ffmpeg.rate_arg(Fraction(30000, 1001)) == "30000/1001"
-    assert ffmpeg.rate_arg(Fraction(25)) == "25/1"
+    assert rate_arg(Fraction(30000, 1001)) == "30000/1001"
+    assert rate_arg(Fraction(25)) == "25/1"
 
 
 @pytest.mark.parametrize(
@@ -159,7 +164,7 @@ def test_encoder_arguments_and_exact_rate() -> None:
     ids=str,
 )
 def test_codec_of_encoder(encoder: str, codec: str | None) -> None:
-    assert ffmpeg.codec_of_encoder(encoder) == codec
+    assert codec_of_encoder(encoder) == codec
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,7 +173,7 @@ def test_codec_of_encoder(encoder: str, codec: str | None) -> None:
 
 def test_failure_carries_exit_status_and_stderr(tmp_path: Path) -> None:
     with pytest.raises(FFmpegError, match="probing nothing failed \\(exit status") as info:
-        ffmpeg.run(["-i", str(tmp_path / "absent.mp4"), "-f", "null", "-"], "probing nothing")
+        run(["-i", str(tmp_path / "absent.mp4"), "-f", "null", "-"], "probing nothing")
     assert info.value.returncode not in (0, None)
     assert "No such file or directory" in info.value.stderr
     assert "No such file or directory" in str(info.value)
@@ -182,19 +187,19 @@ def test_frame_writer_writes_every_frame_at_the_exact_rate(tmp_path: Path) -> No
 
 
 def test_frame_writer_rejects_a_frame_of_another_size(tmp_path: Path) -> None:
-    fmt = ffmpeg.RawFormat(64, 64, Fraction(30))
+    fmt = RawFormat(64, 64, Fraction(30))
     before = child_pids()
     with pytest.raises(InvalidJob, match=r"frame 0 has 6144 bytes, expected 12288 \(64x64 rgb24\)"):
-        with ffmpeg.FrameWriter(tmp_path / "w.mp4", fmt, ULTRAFAST) as writer:
+        with FrameWriter(tmp_path / "w.mp4", fmt, ULTRAFAST) as writer:
             writer.write(np.zeros((32, 64, 3), np.uint8))
     assert child_pids() <= before  # the ffmpeg was killed and reaped
 
 
 def test_frame_writer_reports_ffmpeg_failure(tmp_path: Path) -> None:
-    fmt = ffmpeg.RawFormat(64, 64, Fraction(30))
+    fmt = RawFormat(64, 64, Fraction(30))
     before = child_pids()
     with pytest.raises(FFmpegError, match="Unrecognized option|exit status") as info:
-        with ffmpeg.FrameWriter(tmp_path / "w.mp4", fmt, ULTRAFAST, ["-no-such-option"]) as writer:
+        with FrameWriter(tmp_path / "w.mp4", fmt, ULTRAFAST, ["-no-such-option"]) as writer:
             for i in range(100):
                 writer.write(frame_index.draw(i, 64, 64))
     assert info.value.returncode not in (0, None)
@@ -212,25 +217,25 @@ def test_concat_keeps_an_ntsc_rate_and_the_frames_exact(tmp_path: Path) -> None:
         for k, part in enumerate(timeline.split(3))
     ]
     joined = tmp_path / "joined.mp4"
-    ffmpeg.concat(segments, joined, tmp_path)
+    concat(segments, joined, tmp_path)
 
     facts = probe_video(joined)
     assert facts.frames == timeline.frames
     assert facts.rate == rate  # without exact segment durations: 359/12
     assert facts.duration == pytest.approx(timeline.video_duration, abs=1e-5)
-    assert ffmpeg.framemd5(joined) == ffmpeg.framemd5(whole)
+    assert framemd5(joined) == framemd5(whole)
     assert not list(tmp_path.glob("concat-*.txt"))
 
 
 def test_mux_audio_copies_both_streams(baseline_renders: BaselineRenders, tmp_path: Path) -> None:
     source = baseline_renders.frame_index
     video = tmp_path / "video.mp4"
-    ffmpeg.run(["-loglevel", "error", "-i", str(source.path), "-map", "0:v", "-c", "copy", str(video)], "split")
+    run(["-loglevel", "error", "-i", str(source.path), "-map", "0:v", "-c", "copy", str(video)], "split")
     out = tmp_path / "muxed.mp4"
-    ffmpeg.mux_audio(video, source.path, out)
+    mux_audio(video, source.path, out)
     facts, original = probe_video(out), probe_video(source.path)
     assert facts.audio_codec == "aac" and facts.audio_duration == original.audio_duration
-    assert ffmpeg.framemd5(out) == ffmpeg.framemd5(source.path)
+    assert framemd5(out) == framemd5(source.path)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -239,15 +244,15 @@ def test_mux_audio_copies_both_streams(baseline_renders: BaselineRenders, tmp_pa
 
 def test_rgb_frames_decode_to_their_indices(tmp_path: Path) -> None:
     path = write_frames(tmp_path / "w.mp4", range(20), Fraction(30))
-    frames = list(ffmpeg.iter_rgb_frames(path, 64, 64))
-    assert len(frames) == 20 == len(ffmpeg.framemd5(path))
+    frames = list(iter_rgb_frames(path, 64, 64))
+    assert len(frames) == 20 == len(framemd5(path))
     assert [frame_index.decode(np.frombuffer(f, np.uint8).reshape(64, 64, 3)) for f in frames] == list(range(20))
 
 
 def test_closing_the_decoder_early_stops_ffmpeg(tmp_path: Path) -> None:
     path = write_frames(tmp_path / "w.mp4", range(20), Fraction(30))
     before = child_pids()
-    frames = ffmpeg.iter_rgb_frames(path, 64, 64)
+    frames = iter_rgb_frames(path, 64, 64)
     next(frames)
     assert child_pids() - before  # ffmpeg is running
     frames.close()
@@ -258,7 +263,7 @@ def test_decoding_garbage_raises(tmp_path: Path) -> None:
     garbage = tmp_path / "garbage.mp4"
     garbage.write_bytes(b"\0" * 1000)
     with pytest.raises(FFmpegError, match="decoding garbage.mp4"):
-        list(ffmpeg.iter_rgb_frames(garbage, 64, 64))
+        list(iter_rgb_frames(garbage, 64, 64))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -269,7 +274,7 @@ def test_atomic_output_replaces_only_on_success(tmp_path: Path) -> None:
     out = tmp_path / "out.mp4"
     out.write_bytes(b"old")
     with pytest.raises(RuntimeError, match="boom"):
-        with ffmpeg.atomic_output(out) as tmp:
+        with atomic_output(out) as tmp:
             assert tmp.parent == tmp_path and tmp.suffix == ".mp4" and tmp != out
             tmp.write_bytes(b"partial")
             raise RuntimeError("boom")
@@ -277,11 +282,11 @@ def test_atomic_output_replaces_only_on_success(tmp_path: Path) -> None:
     assert sorted(tmp_path.iterdir()) == [out]
 
     with pytest.raises(FFmpegError, match="no output file was produced"):
-        with ffmpeg.atomic_output(out):
+        with atomic_output(out):
             pass
     assert out.read_bytes() == b"old"
 
-    with ffmpeg.atomic_output(out) as tmp:
+    with atomic_output(out) as tmp:
         tmp.write_bytes(b"new")
     assert out.read_bytes() == b"new"
     assert sorted(tmp_path.iterdir()) == [out]
@@ -295,12 +300,12 @@ def test_atomic_output_replaces_only_on_success(tmp_path: Path) -> None:
 def test_bad_output_paths_are_rejected(tmp_path: Path, name: str, message: str) -> None:
     (tmp_path / "adir").mkdir()
     with pytest.raises(InvalidJob, match=message):
-        ffmpeg.check_output_path(tmp_path / name)
+        check_output_path(tmp_path / name)
 
 
 def test_scratch_dir_is_removed_even_on_error() -> None:
     with pytest.raises(RuntimeError):
-        with ffmpeg.scratch_dir() as scratch:
+        with scratch_dir() as scratch:
             (scratch / "file").write_text("x")
             raise RuntimeError
     assert not scratch.exists()

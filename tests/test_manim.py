@@ -20,7 +20,13 @@ import psutil
 import pytest
 
 from harness.workloads import explainer
-from impls import ffmpeg
+from harness.decode import framemd5, iter_rgb_frames
+from impls.ffmpeg.command import encoder_args
+from impls.ffmpeg.operations import still_tail
+from harness.decode import probe
+from impls.ffmpeg import operations
+from impls.ffmpeg.probe import count_packets
+from impls.ffmpeg.process import run
 from impls.errors import (
     InvalidJob,
     InvalidSource,
@@ -34,7 +40,7 @@ from impls.manim import cli
 from impls.manim.preflight import AUDIO_RATE
 from impls.manim.count import SceneCount
 from impls.manim.ranges import balanced_ranges, plan_units
-from impls.protocol import EncoderSpec, ManimSource, RenderJob, RenderResult
+from impls.model.protocol import EncoderSpec, ManimSource, RenderJob, RenderResult
 from impls.registry import get_renderer
 
 # Frame counts at -ql (15 fps), by manim's arithmetic: animations give len(arange(0, t, 1/15)),
@@ -125,7 +131,7 @@ def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pat
 
 
 def stream_durations(path: Path) -> dict[str, float]:
-    return {s["codec_type"]: float(s["duration"]) for s in ffmpeg.probe(path)["streams"]}
+    return {s["codec_type"]: float(s["duration"]) for s in probe(path)["streams"]}
 
 
 def processes_mentioning(text: str) -> list[psutil.Process]:
@@ -144,7 +150,7 @@ def processes_mentioning(text: str) -> list[psutil.Process]:
 def test_serial_holds_last_frame_until_narration_ends(ws: Workspace, serial: RenderResult) -> None:
     short_total = math.ceil(1.0 * 15)  # Short's 13 frames held to its 1.0 s narration
     assert serial.frames == TWO_FRAMES + short_total
-    assert ffmpeg.count_packets(serial.output) == serial.frames
+    assert count_packets(serial.output) == serial.frames
     assert serial.fps == FPS
     assert serial.info["scenes"] == [
         {"scene": "Two", "start": 0, "frames": TWO_FRAMES, "held": 0},
@@ -164,13 +170,13 @@ def test_renderer_matches_serial(ws: Workspace, serial: RenderResult, name: str,
     )
     assert (result.frames, result.fps, result.duration) == (serial.frames, serial.fps, serial.duration)
     assert sum(done) == result.frames
-    assert ffmpeg.count_packets(output) == serial.frames
+    assert count_packets(output) == serial.frames
     assert result.info["scenes"] == serial.info["scenes"]
     durations = stream_durations(output)
     assert durations["video"] == pytest.approx(stream_durations(serial.output)["video"], abs=1e-3)
     assert abs(durations["audio"] - durations["video"]) <= AAC_FRAME
     # Same pictures in the same order as the serial reference.
-    assert ffmpeg.framemd5(output) == ffmpeg.framemd5(serial.output)
+    assert framemd5(output) == framemd5(serial.output)
     if name == "manim-ranges":
         assert result.info["ranges"] == {"Two": [[0, 1], [2, 3]]}
         assert result.info["fallback"] == []
@@ -187,7 +193,7 @@ def test_padding_adds_held_frames_and_silence(ws: Workspace, private_tmp: Path) 
     durations = stream_durations(output)
     assert abs(durations["audio"] - durations["video"]) <= AAC_FRAME
     # The held frames show the scene's last picture (re-encoded: equal up to coding noise).
-    pictures = [np.frombuffer(f, np.uint8) for f in ffmpeg.iter_rgb_frames(output, 854, 480)]
+    pictures = [np.frombuffer(f, np.uint8) for f in iter_rgb_frames(output, 854, 480)]
     assert len(pictures) == result.frames
     last = pictures[SHORT_FRAMES - 1].astype(np.int16)
     for held in pictures[SHORT_FRAMES:]:
@@ -199,25 +205,25 @@ def test_still_tail_seeks_and_falls_back_to_decoding_everything(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     video = tmp_path / "count.mp4"
-    ffmpeg.run(
+    run(
         ["-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=size=160x96:rate=15:duration=2",
-         *ffmpeg.encoder_args(EncoderSpec()), str(video)],
+         *encoder_args(EncoderSpec()), str(video)],
         "making a test video",
     )  # fmt: skip
-    last = ffmpeg.framemd5(video)[-1]
+    last = framemd5(video)[-1]
     fast, slow = tmp_path / "fast.mp4", tmp_path / "slow.mp4"
-    ffmpeg.still_tail(video, 29, 6, FPS, EncoderSpec(crf=0), fast)
-    real_count = ffmpeg.count_packets
+    still_tail(video, 29, 6, FPS, EncoderSpec(crf=0), fast)
+    real_count = count_packets
     calls: list[Path] = []
 
     def seek_found_nothing(path: Path) -> int:
         calls.append(path)
         return 0 if len(calls) == 1 else real_count(path)
 
-    monkeypatch.setattr(ffmpeg, "count_packets", seek_found_nothing)
-    ffmpeg.still_tail(video, 29, 6, FPS, EncoderSpec(crf=0), slow)
+    monkeypatch.setattr(operations, "count_packets", seek_found_nothing)
+    still_tail(video, 29, 6, FPS, EncoderSpec(crf=0), slow)
     assert len(calls) == 2  # the fallback ran and was checked
-    assert ffmpeg.framemd5(fast) == ffmpeg.framemd5(slow) == [last] * 6
+    assert framemd5(fast) == framemd5(slow) == [last] * 6
 
 
 def test_same_class_name_in_two_scripts_do_not_collide(tmp_path: Path) -> None:
@@ -245,8 +251,8 @@ def test_same_class_name_in_two_scripts_do_not_collide(tmp_path: Path) -> None:
     for thread in threads:
         thread.join()
     assert results[0].frames == 9 and results[1].frames == 18
-    assert ffmpeg.count_packets(tmp_path / "out0.mp4") == 9
-    assert ffmpeg.count_packets(tmp_path / "out1.mp4") == 18
+    assert count_packets(tmp_path / "out0.mp4") == 9
+    assert count_packets(tmp_path / "out1.mp4") == 18
 
 
 def test_render_scene_is_a_standalone_picklable_unit(ws: Workspace, tmp_path: Path) -> None:
@@ -256,7 +262,7 @@ def test_render_scene_is_a_standalone_picklable_unit(ws: Workspace, tmp_path: Pa
     assert video.path is None and video.data is not None
     copy = tmp_path / "short.mp4"
     copy.write_bytes(video.data)
-    assert ffmpeg.count_packets(copy) == SHORT_FRAMES
+    assert count_packets(copy) == SHORT_FRAMES
     assert [p.name for p in tmp_path.iterdir()] == ["short.mp4"]  # its private dir is gone
 
 
@@ -288,7 +294,7 @@ def test_partial_option_writes_the_scenes_that_rendered(ws: Workspace) -> None:
     assert list(result.failures) == ["Boom"]
     assert "boom-7f3a" in result.failures["Boom"]
     assert [scene["scene"] for scene in result.info["scenes"]] == ["Short"]
-    assert ffmpeg.count_packets(output) == result.frames == 15
+    assert count_packets(output) == result.frames == 15
 
 
 def test_inflight_failure_names_the_failing_scene_and_those_not_reached(ws: Workspace) -> None:
@@ -299,7 +305,7 @@ def test_inflight_failure_names_the_failing_scene_and_those_not_reached(ws: Work
     assert list(result.failures) == ["Boom", "Two"]
     assert "boom-7f3a" in result.failures["Boom"]
     assert "not rendered" in result.failures["Two"] and "Boom" in result.failures["Two"]
-    assert ffmpeg.count_packets(output) == result.frames == 15
+    assert count_packets(output) == result.frames == 15
 
 
 def test_hung_scene_is_killed_at_its_timeout_with_its_process_group(

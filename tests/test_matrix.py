@@ -11,7 +11,7 @@ import pytest
 from harness.matrix import Case, generate, load_renderers, reference_first
 from harness.options import OptionError, OptionSpec, SpeedupRule, parse_settings, parse_workers
 from harness.workloads.presets import Workload
-from impls.protocol import ClipSource, EncoderSpec, ManimSource, Renderer, RenderJob, RenderResult, Source
+from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, Renderer, RenderJob, RenderResult, Source
 
 CLIP = ClipSource("harness.workloads.frame_index:make")
 SCENES = ManimSource(script=Path("scenes.py"), scenes=("A",))

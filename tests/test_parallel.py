@@ -19,7 +19,8 @@ import numpy as np
 import psutil
 import pytest
 
-from harness.validate import Expectation, ValidationReport, decode_indices, framemd5, validate
+from harness.validate import Expectation, ValidationReport, decode_indices, validate
+from harness.decode import framemd5
 from harness.workloads import FRAME_INDEX, SLIDESHOW
 from impls import (
     ClipSource,
@@ -32,9 +33,10 @@ from impls import (
     WorkerLost,
     get_renderer,
 )
-from impls import ffmpeg, frames
-from impls.chunk import default_chunks
-from impls.timeline import Timeline, frame_rgb
+from impls.ffmpeg.probe import count_packets
+from impls.moviepy import worker as frames
+from impls.moviepy.chunk import default_chunks
+from impls.model.timeline import Timeline, frame_rgb
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders
 
 PARALLEL = ("disk", "pipe", "chunk")
@@ -408,4 +410,4 @@ def test_scratch_directory_is_removed_after_success(
     for name in PARALLEL:
         _render(name, job)
         assert list(scratch_root.iterdir()) == []
-    assert ffmpeg.count_packets(job.output) == baseline_renders.frame_index.timeline.frames
+    assert count_packets(job.output) == baseline_renders.frame_index.timeline.frames

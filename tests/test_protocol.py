@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 from impls import ClipSource, EncoderSpec, InvalidJob, InvalidSource, ManimSource, RenderJob
-from impls.protocol import exact_fps
-from impls.timeline import Timeline
+from impls.model.protocol import exact_fps
+from impls.model.timeline import Timeline
 
 # ---------------------------------------------------------------------------------------------
 # Factories for ClipSource tests (imported by name, as a worker would)

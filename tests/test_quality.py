@@ -19,10 +19,13 @@ from harness import report
 from harness.plot import frontier_plot, write_plots
 from harness.references import SOURCE_ENCODER, source_encoder
 from harness.results import PSNR_CAP, Row, row_from_info
+from harness import validate
 from harness.validate import probe_video, psnr, quality, ssim
 from harness.workloads import gradient
-from impls import ffmpeg
-from impls.protocol import EncoderSpec
+from harness.decode import Quality, probe, video_digest
+from impls.ffmpeg.command import RawFormat
+from impls.ffmpeg.process import FrameWriter, run, run_capture
+from impls.model.protocol import EncoderSpec
 
 WIDTH, HEIGHT, FRAMES, RATE = 128, 72, 20, Fraction(30)
 LOSSLESS_MKV = SOURCE_ENCODER
@@ -31,8 +34,8 @@ LOSSLESS_MKV = SOURCE_ENCODER
 def _encode(path: Path, encoder: EncoderSpec) -> Path:
     """The tiny gradient's frames, straight from memory into ``path`` with ``encoder``."""
     base = gradient.base_frame(WIDTH, HEIGHT)
-    fmt = ffmpeg.RawFormat(WIDTH, HEIGHT, RATE)
-    with ffmpeg.FrameWriter(path, fmt, encoder) as writer:
+    fmt = RawFormat(WIDTH, HEIGHT, RATE)
+    with FrameWriter(path, fmt, encoder) as writer:
         for index in range(FRAMES):
             writer.write(gradient.draw(index, base))
     return path
@@ -62,7 +65,7 @@ def test_the_same_frames_in_another_container_score_as_identical(clips: dict[str
     # Paired by timestamp, every third frame would meet its neighbour here (~7 dB lost).
     measured = quality(clips["source_mp4"], clips["source"])
     assert (measured.psnr, measured.ssim) == (math.inf, 1.0)
-    assert ffmpeg.psnr_average(clips["source_mp4"], clips["source"]) == math.inf
+    assert _psnr_alone(clips["source_mp4"], clips["source"]) == math.inf
 
 
 def test_identical_video_packets_are_scored_once(
@@ -71,14 +74,14 @@ def test_identical_video_packets_are_scored_once(
     first = quality(clips["good"], clips["source"])
     # The same packets remuxed into another container: same digest, the score is reused.
     remuxed = tmp_path / "good.mkv"
-    ffmpeg.run(["-loglevel", "error", "-i", str(clips["good"]), "-c", "copy", str(remuxed)], "remux")
-    assert ffmpeg.video_digest(remuxed) == ffmpeg.video_digest(clips["good"])
-    assert ffmpeg.video_digest(clips["degraded"]) != ffmpeg.video_digest(clips["good"])
+    run(["-loglevel", "error", "-i", str(clips["good"]), "-c", "copy", str(remuxed)], "remux")
+    assert video_digest(remuxed) == video_digest(clips["good"])
+    assert video_digest(clips["degraded"]) != video_digest(clips["good"])
 
-    def no_decoding(*args: object, **kwargs: object) -> ffmpeg.Quality:
+    def no_decoding(*args: object, **kwargs: object) -> Quality:
         raise AssertionError("scored again")
 
-    monkeypatch.setattr(ffmpeg, "quality", no_decoding)
+    monkeypatch.setattr(validate, "compare", no_decoding)
     assert quality(remuxed, clips["source"]) == first
     assert psnr(remuxed, clips["source"]) == first.psnr
     # Other packets, or another reference, are measured.
@@ -86,6 +89,18 @@ def test_identical_video_packets_are_scored_once(
         quality(clips["degraded"], clips["source"])
     with pytest.raises(AssertionError, match="scored again"):
         quality(clips["good"], clips["source_mp4"])
+
+
+def _psnr_alone(path: Path, reference: Path) -> float:
+    """ffmpeg's psnr filter on its own, frames paired by index as :func:`quality` pairs them."""
+    alone = run_capture(
+        ["-loglevel", "info", "-nostats", "-i", str(path), "-i", str(reference),
+         "-lavfi", "[0:v]settb=1/1000,setpts=N[a];[1:v]settb=1/1000,setpts=N[b];[a][b]psnr", "-f", "null", "-"],
+        "psnr alone",
+    )  # fmt: skip
+    found = re.findall(r"average:(\S+)", alone.stderr)
+    assert found
+    return float(found[-1])
 
 
 def test_a_degraded_file_scores_lower(clips: dict[str, Path]) -> None:
@@ -97,9 +112,9 @@ def test_a_degraded_file_scores_lower(clips: dict[str, Path]) -> None:
 
 def test_one_pass_gives_what_each_filter_gives_alone(clips: dict[str, Path]) -> None:
     measured = quality(clips["degraded"], clips["source"])
-    assert measured.psnr == ffmpeg.psnr_average(clips["degraded"], clips["source"])
+    assert measured.psnr == _psnr_alone(clips["degraded"], clips["source"])
     # ssim on its own, frames paired by index the same way.
-    alone = ffmpeg.run_capture(
+    alone = run_capture(
         ["-loglevel", "info", "-nostats", "-i", str(clips["degraded"]), "-i", str(clips["source"]),
          "-lavfi", "[0:v]settb=1/1000,setpts=N[a];[1:v]settb=1/1000,setpts=N[b];[a][b]ssim", "-f", "null", "-"],
         "ssim alone",
@@ -114,7 +129,7 @@ def test_bitrate_matches_file_size(clips: dict[str, Path]) -> None:
     assert facts.bitrate == path.stat().st_size * 8 / facts.duration
     assert facts.duration == pytest.approx(FRAMES / RATE, abs=1e-3)
     # ffprobe's own figure for the container (bytes over the format's duration).
-    stated = float(ffmpeg.probe(path)["format"]["bit_rate"])
+    stated = float(probe(path)["format"]["bit_rate"])
     assert facts.bitrate == pytest.approx(stated, rel=0.01)
 
 

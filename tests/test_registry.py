@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from impls import RENDERERS, ClipSource, RenderJob, RenderResult, Source, get_renderer
-from impls.protocol import Renderer
+from impls.model.protocol import Renderer
 from impls.registry import ENTRY_POINT_GROUP, _Registry
 
 BUILT_IN = ["baseline", "disk", "pipe", "chunk", "manim-serial", "manim-scenes", "manim-inflight", "manim-ranges"]

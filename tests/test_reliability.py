@@ -50,10 +50,14 @@ from impls import (
     TaskTimeout,
     ToolNotFound,
     WorkerLost,
-    ffmpeg,
     get_renderer,
 )
-from impls import executors
+from harness.decode import framemd5, probe
+from impls.ffmpeg.command import RawFormat
+from impls.ffmpeg.probe import count_packets, frames_and_rate
+from impls.ffmpeg.process import FrameWriter
+from impls.ffmpeg.tools import use_for_moviepy
+from impls.runtime import local as executors
 from impls.errors import ScenesFailed
 from tests import faulty_clips
 from tests.faulty_clips import Boom
@@ -436,8 +440,8 @@ def test_ffmpeg_failing_mid_stream_carries_its_message(name: str, out_dir: Path)
 def test_frame_writer_checks_the_exit_status_on_close(tmp_path: Path) -> None:
     import numpy as np
 
-    fmt = ffmpeg.RawFormat(64, 48, Fraction(30))
-    writer = ffmpeg.FrameWriter(tmp_path / "out.mp4", fmt, EncoderSpec(preset="ultrafast"))
+    fmt = RawFormat(64, 48, Fraction(30))
+    writer = FrameWriter(tmp_path / "out.mp4", fmt, EncoderSpec(preset="ultrafast"))
     for _ in range(3):
         writer.write(np.zeros((48, 64, 3), np.uint8))
     os.kill(writer.pid, signal.SIGKILL)  # every write went through; the process did not end well
@@ -653,7 +657,7 @@ def test_a_render_that_ignores_ctrl_c_is_not_broken_by_it(
     log = _child_log(tmp_path)
     assert code == 0, log
     assert "last valid frame" not in log, log  # no reader died and had its frame repeated
-    assert ffmpeg.count_packets(out_dir / "video.mp4") == 75
+    assert count_packets(out_dir / "video.mp4") == 75
 
 
 @pytest.mark.slow
@@ -785,7 +789,7 @@ _CHECKS = ("-version", "-encoders", "-codecs", "--help", "find_spec('manim')", "
 def nothing_starts(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> Iterator[list[list[str]]]:
     """Records every process started (pools included); after the test, only checks ran."""
     # MoviePy runs ffmpeg and ffplay once when first imported, to check them: not ours to count.
-    ffmpeg.use_for_moviepy()
+    use_for_moviepy()
     import moviepy  # noqa: F401
 
     started: list[list[str]] = []
@@ -954,7 +958,7 @@ def test_manim_scene_killed_once_is_retried_and_counted(scenes: Scenes, out_dir:
     result = get_renderer("manim-scenes").render(job)
     assert attempts(scenes.attempts) == 2
     assert result.retries == 1
-    assert ffmpeg.count_packets(job.output) == result.frames == SHORT_FRAMES
+    assert count_packets(job.output) == result.frames == SHORT_FRAMES
 
 
 @pytest.mark.slow
@@ -986,7 +990,7 @@ def test_ntsc_rate_is_kept_exactly(name: str, rate: Fraction, out_dir: Path) -> 
     result = get_renderer(name).render(job)
     frames = int(2 * clip_fps)  # MoviePy's count: int(duration * fps)
     assert result.fps == rate and result.frames == frames
-    assert ffmpeg.frames_and_rate(job.output) == (frames, rate)
+    assert frames_and_rate(job.output) == (frames, rate)
     assert decode_indices(job.output) == list(range(frames))
 
 
@@ -995,7 +999,7 @@ def test_baseline_rounds_ntsc_rates(out_dir: Path) -> None:
     job = clip_job(out_dir, FRAME_INDEX, {"duration": 1}, fps=Fraction(30000, 1001))
     result = get_renderer("baseline").render(job)
     assert result.fps == Fraction(30000, 1001)  # what was asked
-    assert ffmpeg.frames_and_rate(job.output)[1] == Fraction(2997, 100)  # what MoviePy wrote
+    assert frames_and_rate(job.output)[1] == Fraction(2997, 100)  # what MoviePy wrote
 
 
 @pytest.mark.parametrize("rate", [Fraction(30), Fraction(30000, 1001)], ids=["30", "29.97"])
@@ -1005,9 +1009,9 @@ def test_chunk_renders_to_matroska(rate: Fraction, out_dir: Path) -> None:
     result = get_renderer("chunk").render(job)
     frames = int(2 * float(rate))
     assert result.info["chunks"] == 2
-    assert ffmpeg.frames_and_rate(job.output) == (frames, rate)
+    assert frames_and_rate(job.output) == (frames, rate)
     assert decode_indices(job.output) == list(range(frames))
-    assert {s["codec_type"] for s in ffmpeg.probe(job.output)["streams"]} == {"video", "audio"}
+    assert {s["codec_type"] for s in probe(job.output)["streams"]} == {"video", "audio"}
 
 
 @pytest.mark.slow
@@ -1023,7 +1027,7 @@ def test_manim_ntsc_rate_is_kept_exactly_across_scenes(scenes: Scenes, out_dir: 
     result = get_renderer("manim-scenes").render(job)
     # len(arange(0, 0.6, 1001/30000)) = 18 frames per scene
     assert result.fps == rate and result.frames == 2 * 18
-    assert ffmpeg.frames_and_rate(job.output) == (result.frames, rate)
+    assert frames_and_rate(job.output) == (result.frames, rate)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1133,7 +1137,7 @@ def test_concurrent_manim_renders_of_one_script(scenes: Scenes, out_dir: Path) -
     for render in renders:
         render.join(120)
         assert render.error is None, repr(render.error)
-    assert [ffmpeg.count_packets(job.output) for job in jobs] == [SHORT_FRAMES] * 2
-    assert ffmpeg.framemd5(jobs[0].output) == ffmpeg.framemd5(jobs[1].output)
+    assert [count_packets(job.output) for job in jobs] == [SHORT_FRAMES] * 2
+    assert framemd5(jobs[0].output) == framemd5(jobs[1].output)
     assert sorted(p.name for p in out_dir.iterdir()) == ["0.mp4", "1.mp4"]
 

@@ -14,8 +14,11 @@ from typing import Any
 import pytest
 
 from harness.render_cli import one_line, summary
-from impls import FFmpegError, InvalidJob, RenderResult, ffmpeg
-from impls.progress import PROGRESS_ENV
+from impls import FFmpegError, InvalidJob, RenderResult
+from harness.decode import probe
+from impls.ffmpeg.probe import count_packets
+from impls.ffmpeg.process import run
+from impls.runtime.progress import PROGRESS_ENV
 from impls.registry import get_renderer
 
 FACTORY = "harness.workloads.frame_index:make"
@@ -67,7 +70,7 @@ def test_renders_a_factory(tmp_path: Path) -> None:
     [line] = proc.stdout.splitlines()
     assert line.startswith(f"out.mp4: {FRAMES} frames, 1.00 s of video, rendered in ")
     assert line.endswith(" fps) by baseline")
-    assert ffmpeg.count_packets(tmp_path / "out.mp4") == FRAMES
+    assert count_packets(tmp_path / "out.mp4") == FRAMES
 
 
 def test_auto_and_encoder_options(tmp_path: Path) -> None:
@@ -77,8 +80,8 @@ def test_auto_and_encoder_options(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert "no valid saved benchmark results" in proc.stderr and "documented default" in proc.stderr
-    assert ffmpeg.count_packets(tmp_path / "out.mp4") == FRAMES
-    stream = ffmpeg.probe(tmp_path / "out.mp4")["streams"][0]
+    assert count_packets(tmp_path / "out.mp4") == FRAMES
+    stream = probe(tmp_path / "out.mp4")["streams"][0]
     assert stream["codec_name"] == "h264" and (stream["width"], stream["height"]) == (160, 90)
 
 
@@ -86,7 +89,7 @@ def test_audio_codec_option(tmp_path: Path) -> None:
     proc = cli(tmp_path, FACTORY, "out.webm", "--method", "chunk", "--workers", "2", "--kwargs", AUDIBLE,
                "--codec", "libvpx-vp9", "--preset", "none", "--audio-codec", "libvorbis")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    streams = ffmpeg.probe(tmp_path / "out.webm")["streams"]
+    streams = probe(tmp_path / "out.webm")["streams"]
     assert [s["codec_name"] for s in streams] == ["vp9", "vorbis"]
 
 
@@ -117,7 +120,7 @@ def test_a_factory_next_to_the_user_is_importable(tmp_path: Path) -> None:
     )
     proc = cli(tmp_path, "myvideo:clip", "out.mp4", "--method", "baseline")
     assert proc.returncode == 0, proc.stderr
-    assert ffmpeg.count_packets(tmp_path / "out.mp4") == 10
+    assert count_packets(tmp_path / "out.mp4") == 10
 
 
 @pytest.mark.parametrize(
@@ -184,19 +187,19 @@ def test_renders_manim_scenes_with_audio(tmp_path: Path) -> None:
     if not _manim_renderer_present():
         pytest.skip("the manim-scenes renderer is not part of this tree")
     (tmp_path / "scenes.py").write_text(SCENES_SCRIPT)
-    ffmpeg.run(["-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
+    run(["-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=1",
                 str(tmp_path / "one.wav")], "making a test tone")  # fmt: skip
     proc = cli(tmp_path, "scenes.py", "One", "Two", "out.mp4", "--audio", "One=one.wav",
                "--quality", "l", "--workers", "2", "--progress")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    frames = ffmpeg.count_packets(tmp_path / "out.mp4")
+    frames = count_packets(tmp_path / "out.mp4")
     final = proc.stderr.replace("\r", "\n").strip().splitlines()[-1]
     assert "100%" in final and f"{frames}/{frames}" in final
     assert f"out.mp4: {frames} frames" in proc.stdout and "by manim-scenes" in proc.stdout
-    streams = {s["codec_type"] for s in ffmpeg.probe(tmp_path / "out.mp4")["streams"]}
+    streams = {s["codec_type"] for s in probe(tmp_path / "out.mp4")["streams"]}
     assert streams == {"video", "audio"}
     # One's 1 s of audio is longer than its 0.5 s of animation: its video is held to 1 s.
-    duration = float(ffmpeg.probe(tmp_path / "out.mp4")["format"]["duration"])
+    duration = float(probe(tmp_path / "out.mp4")["format"]["duration"])
     assert duration == pytest.approx(1.5, abs=0.15)
 
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from harness.validate import framemd5
+from harness.decode import framemd5
 from impls import ClipSource, EncoderSpec, RenderJob, RenderResult, get_renderer
 from impls.errors import SourceReadFailed
-from impls.ffmpeg import ffmpeg_binary
+from impls.ffmpeg.tools import ffmpeg_binary
 from tests.media import make_video
 
 PARALLEL = ("disk", "pipe", "chunk")
@@ -120,7 +120,7 @@ def test_end_of_file_short_read_keeps_moviepys_behaviour(source: Path) -> None:
     repeats the last frame there, so the renderers must too."""
     from moviepy import VideoFileClip
 
-    from impls.readers import guarded
+    from impls.moviepy.readers import guarded
 
     with guarded():
         clip = VideoFileClip(str(source))

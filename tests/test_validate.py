@@ -14,15 +14,16 @@ from harness.validate import (
     Expectation,
     ValidationReport,
     decode_indices,
-    framemd5,
     moviepy_rate,
     probe_video,
     psnr,
     validate,
 )
+from harness.decode import framemd5
 from harness.workloads import FRAME_INDEX
-from impls import ClipSource, EncoderSpec, RenderJob, ToolNotFound, ValidationFailed, ffmpeg
-from impls.timeline import Timeline
+from impls import ClipSource, EncoderSpec, RenderJob, ToolNotFound, ValidationFailed
+from impls.ffmpeg.process import run
+from impls.model.timeline import Timeline
 from tests.renders import BaselineRender, BaselineRenders, render_baseline
 
 # Lossless re-encoding of decoded yuv420p frames: a file derived this way decodes to exactly
@@ -33,7 +34,7 @@ LOSSLESS = ["-c:v", "libx264", "-preset", "ultrafast", "-crf", "0", "-pix_fmt", 
 def derive(
     source: Path, output: Path, args: Sequence[str], input_args: Sequence[str] = ()
 ) -> Path:
-    ffmpeg.run(
+    run(
         ["-loglevel", "error", "-y", *input_args, "-i", str(source), *args, str(output)],
         f"making test file {output.name}",
     )

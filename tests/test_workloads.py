@@ -9,8 +9,11 @@ import numpy as np
 import pytest
 
 from harness.workloads import frame_index, slideshow
-from impls import EncoderSpec, ffmpeg
-from impls.timeline import Timeline, frame_rgb, frame_rgba
+from impls import EncoderSpec
+from harness.decode import framemd5
+from impls.ffmpeg.command import RawFormat
+from impls.ffmpeg.process import FrameWriter
+from impls.model.timeline import Timeline, frame_rgb, frame_rgba
 from tests.renders import TINY_SLIDESHOW, BaselineRenders
 
 # ---------------------------------------------------------------------------------------------
@@ -122,9 +125,9 @@ def test_rgb_frames_encode_to_the_baselines_rgba_output(
     clip = slideshow.make(**TINY_SLIDESHOW)
     timeline = Timeline.for_clip(clip)
     out = tmp_path / "rgb.mp4"
-    fmt = ffmpeg.RawFormat(160, 90, timeline.rate)
-    with ffmpeg.FrameWriter(out, fmt, EncoderSpec.lossless()) as writer:
+    fmt = RawFormat(160, 90, timeline.rate)
+    with FrameWriter(out, fmt, EncoderSpec.lossless()) as writer:
         for i in range(timeline.frames):
             writer.write(frame_rgb(clip, timeline.time(i)))
     assert timeline.rate == Fraction(30)
-    assert ffmpeg.framemd5(out) == ffmpeg.framemd5(render.path)
+    assert framemd5(out) == framemd5(render.path)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from impls.protocol import ManimSource
+from impls.model.protocol import ManimSource
 
 SCENES: tuple[str, ...] = ("Intro", "Shapes", "Tracker", "Graph", "Outro")
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from impls.protocol import ClipSource, Source
+from impls.model.protocol import ClipSource, Source
 from harness.workloads import FRAME_INDEX, GRADIENT, SLIDESHOW
 
 #: How each workload's outputs are checked against the reference (harness.validate modes).

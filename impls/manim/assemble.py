@@ -4,7 +4,7 @@ The rules, the same for every Manim renderer:
 
 - A scene whose narration is longer than its video holds its last frame until the narration
   ends (rounded up to a whole frame); ``padding`` adds that many more seconds of held frame
-  (and silence) after every scene. Only the held frames are encoded (:func:`ffmpeg.still_tail`);
+  (and silence) after every scene. Only the held frames are encoded (:func:`still_tail`);
   manim's own stream is kept as it is.
 - The video-only scene files are joined with the concat demuxer without re-encoding. Should
   their encodings differ (then a copy would decode wrongly), they are re-encoded together.
@@ -24,10 +24,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from impls import ffmpeg
+from impls.ffmpeg.operations import AudioPiece, build_audio_track, concat, concat_reencoded, mux_audio, still_tail
+from impls.ffmpeg.probe import count_packets, frames_and_rate, video_signature
 from impls.errors import RenderFailed
 from impls.manim.preflight import AUDIO_RATE, ManimPlan
-from impls.protocol import EncoderSpec
+from impls.model.protocol import EncoderSpec
 
 
 @dataclass
@@ -69,7 +70,7 @@ def clip_from_files(scene: str, files: list[Path]) -> SceneClip:
     segments: list[tuple[Path, int]] = []
     rates: set[Fraction] = set()
     for path in files:
-        frames, rate = ffmpeg.frames_and_rate(path)
+        frames, rate = frames_and_rate(path)
         segments.append((path, frames))
         rates.add(rate)
     if len(rates) != 1:
@@ -94,7 +95,7 @@ def hold(clip: SceneClip, plan: ManimPlan, encoder: EncoderSpec, workdir: Path, 
     if clip.held > 0:
         last_path, last_frames = clip.segments[-1]
         clip.tail = workdir / f"hold-{tag}.mp4"
-        ffmpeg.still_tail(last_path, last_frames - 1, clip.held, clip.rate, encoder, clip.tail)
+        still_tail(last_path, last_frames - 1, clip.held, clip.rate, encoder, clip.tail)
     return clip
 
 
@@ -135,15 +136,15 @@ def assemble(
 
     started = time.perf_counter()
     video = workdir / f"video{output.suffix}"
-    signatures = {ffmpeg.video_signature(path) for path in segments}
+    signatures = {video_signature(path) for path in segments}
     reencoded = len(signatures) > 1
     if reencoded:
-        ffmpeg.concat_reencoded(segments, video, encoder)
+        concat_reencoded(segments, video, encoder)
     else:
-        ffmpeg.concat(segments, video, workdir, lengths)
+        concat(segments, video, workdir, lengths)
     stages["concat"] = time.perf_counter() - started
 
-    frames = ffmpeg.count_packets(video)
+    frames = count_packets(video)
     if frames != start:
         raise RenderFailed(
             f"joined video has {frames} frames, expected {start} (scenes plus held frames)"
@@ -156,9 +157,9 @@ def assemble(
         for item in layout:
             first = item["start"] * AUDIO_RATE / rate
             end = (item["start"] + item["frames"] + item["held"]) * AUDIO_RATE / rate
-            pieces.append(ffmpeg.AudioPiece(plan.audio.get(item["scene"]), round(end) - round(first)))
+            pieces.append(AudioPiece(plan.audio.get(item["scene"]), round(end) - round(first)))
         track = workdir / f"audio{output.suffix}"
-        ffmpeg.build_audio_track(
+        build_audio_track(
             pieces,
             track,
             sample_rate=AUDIO_RATE,
@@ -167,7 +168,7 @@ def assemble(
         )
         stages["audio"] = time.perf_counter() - started
         started = time.perf_counter()
-        ffmpeg.mux_audio(video, track, output)
+        mux_audio(video, track, output)
         stages["mux"] = time.perf_counter() - started
     else:
         shutil.move(str(video), str(output))

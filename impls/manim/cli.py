@@ -10,7 +10,7 @@ shell. Each process starts a new session (``start_new_session=True``): on a time
 or a cancelled render the whole process group is killed, so no manim child survives. A new
 session also keeps a terminal's Ctrl-C away from manim: the render (this process) gets it and
 kills the groups. Should this process die without cleaning up (SIGKILL), the group is killed
-too: manim is started through :func:`impls.lifeline.tied` (``group=True``), whose launcher
+too: manim is started through :func:`impls.runtime.lifeline.tied` (``group=True``), whose launcher
 leads the group and kills it when its parent dies.
 """
 
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from impls import lifeline
+from impls.runtime import lifeline
 from impls.errors import InvalidJob, RenderFailed, SceneFailed, SceneTimeout, ToolNotFound
-from impls.protocol import EncoderSpec
+from impls.model.protocol import EncoderSpec
 
 #: Per-scene timeout when the job sets none (seconds).
 DEFAULT_TIMEOUT = 600.0

@@ -19,12 +19,12 @@ import sys
 import time
 from pathlib import Path
 
-from impls import ffmpeg
+from impls.ffmpeg.files import scratch_dir
 from impls.errors import InvalidJob, SceneFailed, ToolNotFound
 from impls.manim import cli, pool
 from impls.manim.assemble import SceneClip, clip_from_files, hold
 from impls.manim.preflight import COMMON_OPTIONS, local_only, prepare_manim_job
-from impls.protocol import ManimSource, RenderJob, RenderResult, Source
+from impls.model.protocol import ManimSource, RenderJob, RenderResult, Source
 
 FLAG = "--max-inflight-encoders"
 
@@ -65,7 +65,7 @@ class ManimInflightRenderer:
         count = encoders if encoders is not None else plan.workers
         timeout = plan.timeout * len(plan.scenes)
         try:
-            with ffmpeg.scratch_dir("renderbench-manim-") as work:
+            with scratch_dir("renderbench-manim-") as work:
                 media = work / "media"
                 cmd = cli.manim_command(
                     plan.python,

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from impls import ffmpeg
+from impls.ffmpeg.files import atomic_output
 from impls.errors import SceneFailed, ScenesFailed, SceneTimeout
 from impls.manim import cli
 from impls.manim.assemble import SceneClip, assemble
 from impls.manim.preflight import ManimPlan
-from impls.protocol import RenderJob, RenderResult
+from impls.model.protocol import RenderJob, RenderResult
 
 
 @dataclass
@@ -108,7 +108,7 @@ def finish(
     if failed and (not plan.partial or not clips):
         raise ScenesFailed(failed, rendered)
     stages = dict(stages or {})
-    with ffmpeg.atomic_output(job.output) as tmp:
+    with atomic_output(job.output) as tmp:
         assembled = assemble(
             [clips[index] for index in sorted(clips)], plan, job.encoder, tmp, workdir
         )

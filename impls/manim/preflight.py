@@ -20,11 +20,13 @@ from fractions import Fraction
 from functools import partial
 from pathlib import Path
 
-from impls import ffmpeg
+from impls.ffmpeg.files import check_output_path
+from impls.ffmpeg.probe import audio_duration
+from impls.ffmpeg.tools import check_container, check_encoder, check_tools
 from impls.errors import FFmpegError, InvalidJob, InvalidSource, ToolNotFound
 from impls.manim import cli
-from impls.preflight import resolve_workers
-from impls.protocol import ManimSource, RenderJob
+from impls.moviepy.preflight import resolve_workers
+from impls.model.protocol import ManimSource, RenderJob
 
 #: Sample rate of the audio track built over the scenes (AAC frames are 1024 samples: 21.3 ms).
 AUDIO_RATE = 48000
@@ -236,12 +238,12 @@ def prepare_manim_job(
     if refused is not None:
         raise InvalidJob(f"executor {job.executor!r} is not supported: {refused}")
     if job.executor == "dask":
-        from impls.dask_pool import check_dask
+        from impls.runtime.dask import check_dask
 
         check_dask(job)
-    ffmpeg.check_tools()
-    ffmpeg.check_output_path(job.output)
-    ffmpeg.check_encoder(job.encoder)
+    check_tools()
+    check_output_path(job.output)
+    check_encoder(job.encoder)
     encoder_args = cli.encoder_args(job.encoder)
     python = str(job.options.get("python") or sys.executable)
     check_manim_installed(python)
@@ -265,11 +267,11 @@ def prepare_manim_job(
             if not path.is_file():
                 raise InvalidSource(f"audio file {path} for scene {scene} does not exist")
             try:
-                seconds[scene] = ffmpeg.audio_duration(path)
+                seconds[scene] = audio_duration(path)
             except FFmpegError as exc:
                 raise InvalidSource(f"audio file {path} for scene {scene} is unreadable: {exc}") from exc
             audio[scene] = path
-    ffmpeg.check_container(job.encoder, job.output, audio_rate=AUDIO_RATE if audio else None)
+    check_container(job.encoder, job.output, audio_rate=AUDIO_RATE if audio else None)
 
     fps = job.fps if job.fps is not None else source.fps
     if not math.isfinite(source.padding):

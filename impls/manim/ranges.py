@@ -29,14 +29,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from impls import ffmpeg
+from impls.ffmpeg.files import scratch_dir
 from impls.errors import InvalidJob, SceneFailed
 from impls.manim import cli, pool
 from impls.manim.assemble import SceneClip, clip_from_files, hold
 from impls.manim.count import SceneCount, count_scenes
 from impls.manim.preflight import COMMON_OPTIONS, prepare_manim_job
 from impls.manim.scenes import ManimScenesRenderer
-from impls.protocol import RenderJob, RenderResult
+from impls.model.protocol import RenderJob, RenderResult
 
 
 def balanced_ranges(frames: Sequence[int], parts: int) -> list[tuple[int, int]]:
@@ -133,7 +133,7 @@ class ManimRangesRenderer(ManimScenesRenderer):
         progress = pool.report_progress(job)
         workers = self.workers(plan)
         try:
-            with ffmpeg.scratch_dir("renderbench-manim-") as work:
+            with scratch_dir("renderbench-manim-") as work:
                 stages: dict[str, float] = {}
                 mark = time.perf_counter()
                 counts, _ = count_scenes(plan, work)

@@ -10,7 +10,7 @@ needs them at the same place on every worker.
 The interpreter that runs manim is the worker's own, unless ``options["python"]`` names one
 (then it must exist on every worker). Retries follow the local rules: a manim process killed
 by a signal it did not get from us is retried in the worker up to ``job.retries`` times; a
-worker that dies is Dask's to reschedule (see :mod:`impls.dask_pool`), and a scene whose
+worker that dies is Dask's to reschedule (see :mod:`impls.runtime.dask`), and a scene whose
 workers kept dying fails with :class:`~impls.errors.SceneWorkerLost`.
 """
 
@@ -24,11 +24,11 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, as_completed
 from pathlib import Path
 
-from impls.dask_pool import worker_directory
+from impls.runtime.dask import worker_directory
 from impls.errors import SceneWorkerLost
-from impls.executors import pool_opener
+from impls.runtime.local import pool_opener
 from impls.manim import cli, pool
-from impls.protocol import RenderJob
+from impls.model.protocol import RenderJob
 
 
 def render_shipped(

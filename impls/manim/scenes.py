@@ -20,12 +20,12 @@ import importlib.util
 import time
 from pathlib import Path
 
-from impls import ffmpeg
+from impls.ffmpeg.files import scratch_dir
 from impls.errors import SceneFailed
 from impls.manim import cli, pool, remote
 from impls.manim.assemble import SceneClip, clip_from_files, hold
 from impls.manim.preflight import COMMON_OPTIONS, ManimPlan, local_only, prepare_manim_job
-from impls.protocol import ManimSource, RenderJob, RenderResult, Source
+from impls.model.protocol import ManimSource, RenderJob, RenderResult, Source
 
 
 class ManimScenesRenderer:
@@ -57,7 +57,7 @@ class ManimScenesRenderer:
         plan = prepare_manim_job(job, self.options, self.executor_reason)
         progress = pool.report_progress(job)
         try:
-            with ffmpeg.scratch_dir("renderbench-manim-") as work:
+            with scratch_dir("renderbench-manim-") as work:
                 tasks = [
                     plan.task(scene, work / f"scene-{index:04d}.mp4", work)
                     for index, scene in enumerate(plan.scenes)

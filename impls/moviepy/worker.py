@@ -5,7 +5,7 @@ clip from the source's factory on its first task and keeps it for the rest of th
 (:func:`clip_for`), so the factory runs once per process, whatever the start method (``spawn``,
 ``forkserver``, a Dask worker).
 
-Frames come from :mod:`impls.timeline` only (same times and conversion as MoviePy's
+Frames come from :mod:`impls.model.timeline` only (same times and conversion as MoviePy's
 ``iter_frames``); the clip's mask is computed only when the encoder keeps alpha. An exception in
 user code becomes :class:`FrameFailed` naming the frame, its time and the worker's traceback;
 any other failure in a task becomes :class:`RenderFailed` with the traceback as text. Both
@@ -29,12 +29,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from impls import allocator, ffmpeg
-from impls.color_clips import lean_color_clips
+from impls.ffmpeg.command import RawFormat
+from impls.ffmpeg.probe import count_packets
+from impls.ffmpeg.process import FrameWriter
+from impls.ffmpeg.tools import use_for_moviepy
+from impls.moviepy import allocator
+from impls.moviepy.color_clips import lean_color_clips
 from impls.errors import FrameFailed, RenderbenchError, RenderFailed, SourceReadFailed
-from impls.readers import guarded
-from impls.protocol import ClipSource, EncoderSpec
-from impls.timeline import Timeline, frame_rgb, frame_rgba
+from impls.moviepy.readers import guarded
+from impls.model.protocol import ClipSource, EncoderSpec
+from impls.model.timeline import Timeline, frame_rgb, frame_rgba
 
 if TYPE_CHECKING:
     from multiprocessing.shared_memory import SharedMemory
@@ -73,8 +77,8 @@ class FrameSource:
     def frame_bytes(self) -> int:
         return self.width * self.height * self.channels
 
-    def raw_format(self, rate: Fraction) -> ffmpeg.RawFormat:
-        return ffmpeg.RawFormat(
+    def raw_format(self, rate: Fraction) -> RawFormat:
+        return RawFormat(
             self.width, self.height, rate, pix_fmt="rgba" if self.alpha else "rgb24"
         )
 
@@ -103,9 +107,9 @@ def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
     if cached is not None:
         _clips.move_to_end(source.token)
         return cached
-    allocator.tune()  # only worker processes get here; see impls.allocator
-    ffmpeg.use_for_moviepy()
-    # Constant images as one pixel each (impls.color_clips); readers checked (impls.readers).
+    allocator.tune()  # only worker processes get here; see impls.moviepy.allocator
+    use_for_moviepy()
+    # Constant images as one pixel each (impls.moviepy.color_clips); readers checked (impls.moviepy.readers).
     with lean_color_clips(), guarded():
         clip = source.clip.load()
     timeline = Timeline.for_clip(clip, source.fps)
@@ -265,18 +269,18 @@ def render_segment(
     """
     private = None
     if directory is None:
-        from impls.dask_pool import worker_directory
+        from impls.runtime.dask import worker_directory
 
         private = Path(tempfile.mkdtemp(prefix="renderbench-seg-", dir=worker_directory()))
     name = f"segment-{indices.start:08d}-{uuid.uuid4().hex[:8]}{suffix}"
     target = Path(directory if directory is not None else str(private)) / name
     path = str(target) if directory is not None else None
     try:
-        with ffmpeg.FrameWriter(target, source.raw_format(rate), encoder) as writer:
+        with FrameWriter(target, source.raw_format(rate), encoder) as writer:
             for index in indices:
                 writer.write(frame(source, index))
         with _task(f"counting frames of {target.name}"):
-            counted = ffmpeg.count_packets(target)
+            counted = count_packets(target)
         data = target.read_bytes() if private is not None else None
     except BaseException:
         target.unlink(missing_ok=True)  # a retried chunk writes a new file; this one is void

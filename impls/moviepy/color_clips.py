@@ -12,7 +12,7 @@ zero-stride view of that pixel: same shape, dtype and values, no memory. MoviePy
 reads these images (it composites from copies: ``astype``, ``* 255``), so frames are unchanged;
 code that wrote into a ColorClip's image in place would now get NumPy's read-only error.
 
-Used while a worker builds its clip from the factory (:func:`impls.frames.clip_for`) and
+Used while a worker builds its clip from the factory (:func:`impls.moviepy.worker.clip_for`) and
 while the parallel renderers build the caller's copy (for its size, duration and audio). Only
 the thread inside the block gets lean clips: other threads of the process (the user's, a Dask
 worker's other tasks) build MoviePy's own, and the baseline (MoviePy as-is) is never touched.

@@ -11,11 +11,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from impls import ffmpeg
-from impls.audio import audio_extension
+from impls.ffmpeg.files import atomic_output, scratch_dir
+from impls.ffmpeg.tools import ffmpeg_binary
+from impls.moviepy.audio import audio_extension
 from impls.errors import InvalidJob, RenderFailed
-from impls.preflight import prepare_clip_job
-from impls.protocol import ClipSource, RenderJob, RenderResult, Source
+from impls.moviepy.preflight import prepare_clip_job
+from impls.model.protocol import ClipSource, RenderJob, RenderResult, Source
 
 
 class _ProgressLogger:
@@ -70,7 +71,7 @@ class BaselineRenderer:
         params += list(spec.extra)
         stages: dict[str, float] = {}
         try:
-            with ffmpeg.scratch_dir("renderbench-baseline-") as scratch, ffmpeg.atomic_output(
+            with scratch_dir("renderbench-baseline-") as scratch, atomic_output(
                 job.output
             ) as tmp:
                 clip.write_videofile(
@@ -101,5 +102,5 @@ class BaselineRenderer:
             fps=timeline.rate,
             wall=wall,
             stages=stages,
-            info={"ffmpeg": ffmpeg.ffmpeg_binary(), "moviepy_rate_arg": "%.02f" % timeline.clock_fps},
+            info={"ffmpeg": ffmpeg_binary(), "moviepy_rate_arg": "%.02f" % timeline.clock_fps},
         )

@@ -9,13 +9,14 @@ import contextlib
 import os
 from typing import TYPE_CHECKING
 
-from impls import ffmpeg
-from impls.audio import AUDIO_FPS
-from impls.color_clips import lean_color_clips
+from impls.ffmpeg.files import check_output_path
+from impls.ffmpeg.tools import check_container, check_encoder, check_tools, use_for_moviepy
+from impls.moviepy.audio import AUDIO_FPS
+from impls.moviepy.color_clips import lean_color_clips
 from impls.errors import InvalidJob
-from impls.protocol import ClipSource, RenderJob
-from impls.readers import guarded
-from impls.timeline import Timeline
+from impls.model.protocol import ClipSource, RenderJob
+from impls.moviepy.readers import guarded
+from impls.model.timeline import Timeline
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
@@ -35,26 +36,26 @@ def resolve_workers(job: RenderJob) -> int:
 
 def check_job(job: RenderJob) -> None:
     """Checks that need no clip: tools, output location, encoder."""
-    ffmpeg.check_tools()
-    ffmpeg.check_output_path(job.output)
-    ffmpeg.check_encoder(job.encoder)
+    check_tools()
+    check_output_path(job.output)
+    check_encoder(job.encoder)
 
 
 def prepare_clip_job(job: RenderJob, *, lean: bool = False) -> tuple[VideoClip, Timeline]:
     """Run every check, build the clip in this process and return it with its timeline.
 
-    ``lean``: build it with one-pixel ColorClips (:mod:`impls.color_clips`), for a caller that
+    ``lean``: build it with one-pixel ColorClips (:mod:`impls.moviepy.color_clips`), for a caller that
     needs only the clip's size, timeline and audio, never its frames; its MoviePy readers are
-    then :func:`impls.readers.guarded` too (the baseline's are MoviePy's own).
+    then :func:`impls.moviepy.readers.guarded` too (the baseline's are MoviePy's own).
 
-    A progress callback with a ``set_total(frames)`` method (``impls.progress``) learns the
+    A progress callback with a ``set_total(frames)`` method (``impls.runtime.progress``) learns the
     frame count here, so a progress bar needs no clip of its own (building one can take
     seconds).
     """
     if not isinstance(job.source, ClipSource):
         raise InvalidJob(f"{type(job.source).__name__} is not a MoviePy ClipSource")
     check_job(job)
-    ffmpeg.use_for_moviepy()
+    use_for_moviepy()
     with lean_color_clips() if lean else contextlib.nullcontext(), guarded() if lean else (
         contextlib.nullcontext()
     ):
@@ -64,7 +65,7 @@ def prepare_clip_job(job: RenderJob, *, lean: bool = False) -> tuple[VideoClip, 
         width, height = clip.size
         job.encoder.check_size(int(width), int(height))
         audio = job.audio and clip.audio is not None
-        ffmpeg.check_container(job.encoder, job.output, audio_rate=AUDIO_FPS if audio else None)
+        check_container(job.encoder, job.output, audio_rate=AUDIO_FPS if audio else None)
         set_total = getattr(job.progress, "set_total", None)
         if callable(set_total):
             set_total(timeline.frames)

@@ -1,6 +1,6 @@
 """What a private Dask cluster's worker processes do when they start (imports ``distributed``).
 
-Kept apart from :mod:`impls.dask_pool` because a worker plugin must subclass Dask's own class,
+Kept apart from :mod:`impls.runtime.dask` because a worker plugin must subclass Dask's own class,
 and Dask is an optional extra: this module is imported only once a cluster is being opened.
 """
 

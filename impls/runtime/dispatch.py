@@ -1,6 +1,6 @@
 """Submit, collect, retry, time out and tear down: the orchestration every parallel renderer uses.
 
-A :class:`Dispatcher` runs :class:`Task` s on a :class:`~impls.executors.WorkerPool` and yields
+A :class:`Dispatcher` runs :class:`Task` s on a :class:`~impls.runtime.local.WorkerPool` and yields
 ``(task, value)`` pairs, either in submission order (``ordered=True``: ``pipe`` writes frames in
 order) or as they finish. At most ``window`` tasks are outstanding (submitted and not yet
 consumed): that bounds memory (``pipe``'s frames in flight) and keeps what a lost worker takes
@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from impls.errors import RenderbenchError, RenderFailed, SourceReadFailed, TaskTimeout, WorkerLost
-from impls.executors import PoolOpener, WorkerPool
-from impls.protocol import RenderJob
+from impls.runtime.local import PoolOpener, WorkerPool
+from impls.model.protocol import RenderJob
 
 R = TypeVar("R")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from impls.protocol import EncoderSpec
+from impls.model.protocol import EncoderSpec
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
@@ -38,7 +38,7 @@ def write_clip_audio(clip: VideoClip, workdir: Path, encoder: EncoderSpec) -> Pa
     """Encode ``clip.audio`` into ``workdir``; ``None`` when the clip is silent."""
     if clip.audio is None:
         return None
-    from impls.ffmpeg import use_for_moviepy
+    from impls.ffmpeg.tools import use_for_moviepy
 
     use_for_moviepy()
     path = Path(workdir) / f"audio.{audio_extension(encoder.audio_codec)}"

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from impls.errors import InvalidJob, InvalidSource
-from impls.protocol import exact_fps
+from impls.model.protocol import exact_fps
 
 if TYPE_CHECKING:
     from moviepy import VideoClip

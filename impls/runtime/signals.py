@@ -4,7 +4,7 @@ Python turns Ctrl-C (SIGINT) into :class:`KeyboardInterrupt`, which unwinds the 
 pool is killed, ffmpeg and manim processes are killed, the scratch directory and the partial
 output are removed. SIGTERM has no such default: the process just ends, nothing is cleaned up
 and the render's temporary files stay behind (its children still end: workers notice their
-parent is gone, ffmpeg sees EOF, tied processes are killed, see :mod:`impls.lifeline`).
+parent is gone, ffmpeg sees EOF, tied processes are killed, see :mod:`impls.runtime.lifeline`).
 
 A library must not take over the process's signals behind its caller's back, so renderbench
 installs no handler by itself. A program that wants the clean-up opts in::

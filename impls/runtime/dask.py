@@ -56,7 +56,7 @@ import psutil
 from impls.errors import InvalidJob, RenderFailed
 
 if TYPE_CHECKING:
-    from impls.protocol import RenderJob
+    from impls.model.protocol import RenderJob
 
 R = TypeVar("R")
 
@@ -112,7 +112,7 @@ def _saved_environ(spawn_environ: Any) -> dict[str, str | None]:
 
 def _forget_clips(tokens: list[str]) -> None:
     """On a worker: drop the clips this render built (a running cluster outlives the render)."""
-    frames = sys.modules.get("impls.frames")
+    frames = sys.modules.get("impls.moviepy.worker")
     if frames is not None:
         for token in tokens:
             frames.forget_clip(token)
@@ -231,7 +231,7 @@ class DaskPool:
                     "temporary-directory": self._directory,
                     # Dask's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc map and unmap
                     # every frame-sized array: +45 % CPU per 1080p slideshow frame, measured.
-                    # None unsets it (impls.allocator tunes the worker when it starts on
+                    # None unsets it (impls.moviepy.allocator tunes the worker when it starts on
                     # frames). A task runs on a thread, whose malloc arena maps a new heap
                     # for each array too big for its current one, and unmaps it when freed: one
                     # arena makes the task thread allocate from the main heap like a local
@@ -268,7 +268,7 @@ class DaskPool:
                         },
                     )
                 self._client = Client(self._cluster, set_as_default=False)
-                from impls.dask_plugin import OwnProcessGroup
+                from impls.runtime.dask_plugin import OwnProcessGroup
 
                 self._client.register_plugin(OwnProcessGroup())
                 self.address = str(self._cluster.scheduler_address)

@@ -29,13 +29,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from impls import ffmpeg
-from impls.dispatch import Task
+from impls.ffmpeg.operations import encode_images
+from impls.runtime.dispatch import Task
 from impls.errors import InvalidJob
-from impls.frames import IMAGE_SUFFIX, render_images
-from impls.parallel import ClipRender, choice_option, int_option, render_clip, supports_clip
-from impls.protocol import RenderJob, RenderResult, Source
-from impls.timeline import Timeline
+from impls.moviepy.worker import IMAGE_SUFFIX, render_images
+from impls.moviepy.shell import ClipRender, choice_option, int_option, render_clip, supports_clip
+from impls.model.protocol import RenderJob, RenderResult, Source
+from impls.model.timeline import Timeline
 
 IMAGE_FORMATS = ("ppm", "png", "jpeg")
 _NEEDS_SHARED_DIR = (
@@ -125,7 +125,7 @@ def _encode_frames(render: ClipRender, video: Path, frames_dir: Path, image_form
             pass
     with render.stage("encode"):
         pattern = frames_dir / f"%06d.{IMAGE_SUFFIX[image_format]}"
-        ffmpeg.encode_images(
+        encode_images(
             pattern, render.timeline.frames, render.timeline.rate, render.job.encoder, video
         )
 

@@ -22,7 +22,7 @@ Options (``job.options``):
   assumed: each task returns its segment's bytes (encoded in a private directory of its
   worker), which are written to the scratch directory here and joined there.
 
-On Dask every worker builds the clip from the :class:`~impls.protocol.ClipSource` factory
+On Dask every worker builds the clip from the :class:`~impls.model.protocol.ClipSource` factory
 itself, so the factory's module (and whatever files it reads) must be importable (readable) on
 every worker machine.
 """
@@ -37,12 +37,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from impls import ffmpeg
-from impls.dispatch import Task
+from impls.ffmpeg.operations import concat
+from impls.runtime.dispatch import Task
 from impls.errors import InvalidJob, RenderFailed
-from impls.frames import Segment, render_segment
-from impls.parallel import ClipRender, int_option, render_clip, supports_clip
-from impls.protocol import RenderJob, RenderResult, Source
+from impls.moviepy.worker import Segment, render_segment
+from impls.moviepy.shell import ClipRender, int_option, render_clip, supports_clip
+from impls.model.protocol import RenderJob, RenderResult, Source
 
 CHUNKS_PER_WORKER = 3
 MIN_CHUNK_FRAMES = 40
@@ -116,7 +116,7 @@ def _pipeline(render: ClipRender, video: Path) -> None:
                 segments[segment.start] = _kept(segment, directory, suffix)
         paths = [Path(str(segments[start].path)) for start in sorted(segments)]
         with render.stage("concat"):
-            ffmpeg.concat(paths, video, render.scratch)
+            concat(paths, video, render.scratch)
         for path in paths:  # disk back before the mux
             path.unlink(missing_ok=True)
 

@@ -8,7 +8,7 @@ file at the output path, no scratch directory, no worker (the dispatcher kills t
 ``job.fallback`` a failed render is redone by the baseline and the result says so.
 
 Memory: every worker holds its own clip, and the parent one more for its size, timeline and
-audio, all lean (their ColorClips hold one pixel, see :mod:`impls.color_clips`: ~120 MB for the
+audio, all lean (their ColorClips hold one pixel, see :mod:`impls.moviepy.color_clips`: ~120 MB for the
 1080p slideshow, not ~620 MB). The parent still gives its copy up once the audio is written,
 before the first worker starts; a render then holds ``workers`` clips, not one more.
 Audio first, not on a thread beside the frames, for that reason: it costs ~1 % of the frames'
@@ -29,17 +29,20 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from impls import ffmpeg
-from impls.audio import write_clip_audio
-from impls.dispatch import Dispatcher
-from impls.color_clips import lean_color_clips
+from impls.ffmpeg.files import atomic_output, scratch_dir
+from impls.ffmpeg.operations import mux_audio
+from impls.ffmpeg.probe import count_packets
+from impls.ffmpeg.tools import ffmpeg_binary
+from impls.moviepy.audio import write_clip_audio
+from impls.runtime.dispatch import Dispatcher
+from impls.moviepy.color_clips import lean_color_clips
 from impls.errors import InvalidJob, RenderFailed, SourceReadFailed
-from impls.executors import PoolOpener, discard_unused, open_ahead, pool_opener, start_method
-from impls.frames import FrameSource
-from impls.preflight import prepare_clip_job, resolve_workers
-from impls.protocol import ClipSource, RenderJob, RenderResult, Source
-from impls.readers import guarded
-from impls.timeline import Timeline
+from impls.runtime.local import PoolOpener, discard_unused, open_ahead, pool_opener, start_method
+from impls.moviepy.worker import FrameSource
+from impls.moviepy.preflight import prepare_clip_job, resolve_workers
+from impls.model.protocol import ClipSource, RenderJob, RenderResult, Source
+from impls.moviepy.readers import guarded
+from impls.model.timeline import Timeline
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
@@ -205,7 +208,7 @@ def _render(
     info: dict[str, Any],
     started: float,
 ) -> RenderResult:
-    with ffmpeg.scratch_dir(f"renderbench-{name}-") as scratch, ffmpeg.atomic_output(
+    with scratch_dir(f"renderbench-{name}-") as scratch, atomic_output(
         job.output
     ) as tmp:
         render = ClipRender(job, name, timeline, workers, source, scratch, pools, info=info)
@@ -218,11 +221,11 @@ def _render(
         _note_dask(render)
         if audio_path is not None:
             with render.stage("mux"):
-                ffmpeg.mux_audio(video, audio_path, tmp)
+                mux_audio(video, audio_path, tmp)
         else:
             shutil.move(video, tmp)
         with render.stage("check"):
-            written = ffmpeg.count_packets(tmp)
+            written = count_packets(tmp)
         if written != timeline.frames:
             raise RenderFailed(
                 f"{name} wrote {written} frames, expected {timeline.frames} "
@@ -238,7 +241,7 @@ def _render(
         stages=render.stages,
         retries=render.retries,
         failures=render.failures,
-        info={**render.info, "audio": audio_path is not None, "ffmpeg": ffmpeg.ffmpeg_binary()},
+        info={**render.info, "audio": audio_path is not None, "ffmpeg": ffmpeg_binary()},
     )
 
 
@@ -286,7 +289,7 @@ def _note_dask(render: ClipRender) -> None:
 
 def _fallback(job: RenderJob, name: str, error: RenderFailed, started: float) -> RenderResult:
     """Redo a failed render with the baseline; the result records why."""
-    from impls.baseline import BaselineRenderer
+    from impls.moviepy.baseline import BaselineRenderer
 
     reason = f"{type(error).__name__}: {error}"
     try:

@@ -9,7 +9,7 @@ made in one place:
   parent's threads and locks (stderr drainers, executor threads) mid-state.
 - ``executor="dask"``: a Dask distributed cluster through ``Client(...).get_executor()``,
   which speaks the same ``concurrent.futures`` API: a private ``LocalCluster`` of ``workers``
-  processes, or the scheduler at ``job.dask_address`` (:mod:`impls.dask_pool`, imported only
+  processes, or the scheduler at ``job.dask_address`` (:mod:`impls.runtime.dask`, imported only
   then: Dask is an optional extra).
 
 A :class:`WorkerPool` is an executor plus the means to stop it for good. ``close()`` is the
@@ -40,7 +40,7 @@ from impls.errors import InvalidJob
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
 
-    from impls.protocol import RenderJob
+    from impls.model.protocol import RenderJob
 
 R = TypeVar("R")
 
@@ -49,7 +49,7 @@ START_METHODS = ("forkserver", "spawn")
 
 #: Imported once by the forkserver, so each worker forked from it starts with them loaded
 #: (MoviePy alone takes ~0.4 s to import).
-_FORKSERVER_PRELOAD = ["numpy", "moviepy", "impls.frames"]
+_FORKSERVER_PRELOAD = ["numpy", "moviepy", "impls.moviepy.worker"]
 
 #: How often a worker checks that the process that started the pool is still alive.
 _PARENT_CHECK_S = 1.0
@@ -146,7 +146,7 @@ def pool_opener(job: RenderJob, workers: int) -> PoolOpener:
         parent = os.getpid()
         return lambda: LocalPool(workers, method, parent)
     if job.executor == "dask":
-        from impls.dask_pool import DaskPools
+        from impls.runtime.dask import DaskPools
 
         return DaskPools(job, workers)
     raise InvalidJob(f"executor must be 'local' or 'dask', got {job.executor!r}")

@@ -25,12 +25,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from impls import ffmpeg
-from impls.dispatch import Task
+from impls.ffmpeg.command import PipedImages, RawFormat
+from impls.ffmpeg.process import FrameWriter
+from impls.runtime.dispatch import Task
 from impls.errors import InvalidJob
-from impls.frames import render_bytes, render_jpeg, render_to_slot
-from impls.parallel import ClipRender, choice_option, int_option, render_clip, supports_clip
-from impls.protocol import RenderJob, RenderResult, Source
+from impls.moviepy.worker import render_bytes, render_jpeg, render_to_slot
+from impls.moviepy.shell import ClipRender, choice_option, int_option, render_clip, supports_clip
+from impls.model.protocol import RenderJob, RenderResult, Source
 
 MAX_INFLIGHT = 100
 TRANSPORTS = ("shm", "bytes", "jpeg")
@@ -75,7 +76,7 @@ def _pipeline(render: ClipRender, video: Path) -> None:
     size = source.frame_bytes
     if transport == "jpeg":
         render.info["lossy_transport"] = True
-        fmt: ffmpeg.RawFormat | ffmpeg.PipedImages = ffmpeg.PipedImages(render.timeline.rate)
+        fmt: RawFormat | PipedImages = PipedImages(render.timeline.rate)
     else:
         fmt = source.raw_format(render.timeline.rate)
     with contextlib.ExitStack() as stack:
@@ -94,7 +95,7 @@ def _pipeline(render: ClipRender, video: Path) -> None:
 
         with render.stage("frames"):
             dispatch = stack.enter_context(render.dispatcher(window, ordered=True))
-            writer = stack.enter_context(ffmpeg.FrameWriter(video, fmt, render.job.encoder))
+            writer = stack.enter_context(FrameWriter(video, fmt, render.job.encoder))
             for task, value in dispatch.run(tasks()):
                 if block is not None:
                     offset = (task.args[1] % window) * size

@@ -1,0 +1,1 @@
+"""What every renderer speaks: sources, jobs, results, the timeline of frames."""

@@ -1,0 +1,1 @@
+"""MoviePy renderers: the baseline, and the parallel ``disk``, ``pipe`` and ``chunk``."""

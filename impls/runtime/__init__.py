@@ -1,0 +1,1 @@
+"""Where work runs: executors by name, the dispatcher, and the processes' lifecycle."""
