@@ -31,6 +31,7 @@ import numpy as np
 
 from harness.matrix import Case
 from harness.references import output_suffix
+from harness.results import slug
 from impls.ffmpeg.command import RawFormat
 from impls.ffmpeg.process import FrameWriter
 from impls.model.protocol import ClipSource, EncoderSpec
@@ -113,8 +114,7 @@ class EncodeLimits:
         """Take this case's sample(s); return the group's limit so far (None: no limit here)."""
         if not isinstance(case.source, ClipSource) or not self._wanted(case) or case.group in self._failed:
             return None
-        name = "encode-limit-" + "-".join(case.group).replace(":", "_").replace("/", "_")
-        output = self._workdir() / f"{name}{output_suffix(case.encoder)}"
+        output = self._workdir() / f"{slug('encode-limit', *case.group)}{output_suffix(case.encoder)}"
         before = self._found.get(case.group)
         try:
             sample = measure(case.source, case.encoder, output, self.rounds if before is None else 1)

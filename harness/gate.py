@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.options import SpeedupRule
-from harness.results import Row
+from impls.model.results import Row
 
 
 @dataclass(frozen=True)

@@ -8,19 +8,20 @@ executor run here?" as arguments, so the rules are unit-tested without ffmpeg. T
 - a renderer that does not support a workload's source gets no case for it (not generated);
 - a case that cannot run here (encoder missing from this ffmpeg, renderer or executor
   unavailable, workload not buildable) is generated and skipped, with the reason; so is a
-  renderer on an executor it does not run on (its optional ``executor_reason(executor)``);
+  renderer on an executor it does not run on (:func:`impls.registry.refuses`);
 - a renderer whose module does not import gets one skipped case per workload saying why.
 """
 
 from __future__ import annotations
 
-import importlib.util
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from harness.workloads.presets import Workload
 from impls.errors import EncoderUnavailable, ToolNotFound
 from impls.model.protocol import EncoderSpec, Renderer, Source
-from harness.workloads.presets import Workload
+from impls.registry import refuses, unavailable
+from impls.runtime.executor import unavailable_reason
 
 #: Reference renderers in order of preference; the first that supports a source is its reference.
 REFERENCE_RENDERERS = ("baseline", "manim-serial")
@@ -63,23 +64,6 @@ class Case:
 
 Problem = Callable[[str], str | None]
 EncoderProblem = Callable[[EncoderSpec], str | None]
-
-
-def _unavailable(renderer: Renderer) -> str | None:
-    probe = getattr(renderer, "unavailable_reason", None)
-    if probe is None:
-        return None
-    reason = probe()
-    return None if reason is None else str(reason)
-
-
-def _executor_reason(renderer: Renderer, executor: str) -> str | None:
-    """Why ``renderer`` cannot run on ``executor`` (its optional ``executor_reason``)."""
-    probe = getattr(renderer, "executor_reason", None)
-    if probe is None:
-        return None
-    reason = probe(executor)
-    return None if reason is None else str(reason)
 
 
 def _supports(renderer: Renderer, source: Source) -> bool:
@@ -136,13 +120,13 @@ def generate(
                 )  # fmt: skip
 
             if ref is not None:
-                cases.append(case(ref, 1, "local", _unavailable(renderers[ref])))
+                cases.append(case(ref, 1, "local", unavailable(renderers[ref])))
             for name, renderer in renderers.items():
                 if name == ref or name in REFERENCE_RENDERERS or not _supports(renderer, source):
                     continue
-                renderer_skip = _unavailable(renderer)
+                renderer_skip = unavailable(renderer)
                 for executor in executors:
-                    executor_skip = executor_problem(executor) or _executor_reason(renderer, executor)
+                    executor_skip = executor_problem(executor) or refuses(renderer, executor)
                     for count in workers:
                         cases.append(case(name, count, executor, renderer_skip or executor_skip))
         for name, reason in broken.items():
@@ -150,12 +134,6 @@ def generate(
                 Case(name, workers[0], encoders[0], load.name, load.preset, skip=reason, source=source)
             )
     return cases
-
-
-def reference_first(cases: Iterable[Case]) -> list[Case]:
-    """The cases with every reference case first (stable otherwise): others validate against it."""
-    listed = list(cases)
-    return [c for c in listed if c.is_reference] + [c for c in listed if not c.is_reference]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -198,6 +176,5 @@ def encoder_problem(spec: EncoderSpec) -> str | None:
 
 
 def executor_problem(name: str) -> str | None:
-    if name == "dask" and importlib.util.find_spec("distributed") is None:
-        return "executor 'dask' needs dask.distributed (pip install 'pytest-renderbench[dask]')"
-    return None
+    """Why the executor ``name`` cannot be used here (its engine is not installed), or None."""
+    return unavailable_reason(name)

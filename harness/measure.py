@@ -24,7 +24,7 @@ from types import TracebackType
 
 import psutil
 
-from impls.moviepy.preflight import usable_cores
+from impls.runtime.executor import usable_cores
 
 #: Key of a process across samples: pids are reused, (pid, start time) is not.
 _Key = tuple[int, float]

@@ -18,11 +18,11 @@ from typing import Any
 
 from impls.errors import InvalidJob
 from impls.model.protocol import EncoderSpec
+from impls.runtime.executor import executor_names
 
 PREFIX = "renderbench-"
 INI_PREFIX = "renderbench_"
 PRESETS = ("smoke", "full")
-EXECUTORS = ("local", "dask")
 
 AddOption = Callable[..., Any]
 
@@ -309,8 +309,8 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
         raise OptionError(f"preset: {preset!r} is not one of {', '.join(PRESETS)}")
     executors = tuple(dict.fromkeys(_items(text("executors"))))
     for executor in executors:
-        if executor not in EXECUTORS:
-            raise OptionError(f"executors: {executor!r} is not one of {', '.join(EXECUTORS)}")
+        if executor not in executor_names():
+            raise OptionError(f"executors: {executor!r} is not one of {', '.join(executor_names())}")
     if not executors:
         raise OptionError("executors: give at least one executor")
     rounds_text = text("rounds")

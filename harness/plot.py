@@ -17,14 +17,14 @@ of it the workers used, so no tighter bound per worker count follows from it.)
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from harness.results import Row
+from harness.results import slug
+from impls.model.results import Row
 
 
 def _figure(width: float = 7.0, height: float = 4.5) -> Any:
@@ -34,10 +34,6 @@ def _figure(width: float = 7.0, height: float = 4.5) -> Any:
     figure = Figure(figsize=(width, height), dpi=110)
     FigureCanvasAgg(figure)
     return figure
-
-
-def _slug(*parts: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))
 
 
 def _wall(row: Row) -> float:
@@ -229,12 +225,12 @@ def write_plots(rows: Iterable[Row], outdir: Path, cores: int) -> list[Path]:
         groups[row.group].append(row)
     written: list[Path] = []
     for (workload, preset, encoder), found in groups.items():
-        stem = _slug(workload, preset, encoder)
+        stem = slug(workload, preset, encoder)
         title = f"{workload} ({preset}), {encoder}"
         written.append(fps_plot(found, outdir / f"{stem}-fps.png", f"fps - {title}"))
         written.append(speedup_plot(found, outdir / f"{stem}-speedup.png", f"speedup - {title}", cores))
         written.append(cpu_plot(found, outdir / f"{stem}-cpu.png", f"CPU utilisation - {title}"))
     for (workload, preset), found in quality_groups(rows).items():
-        path = outdir / f"{_slug(workload, preset)}-frontier.png"
+        path = outdir / f"{slug(workload, preset)}-frontier.png"
         written.append(frontier_plot(found, path, f"speed and quality - {workload} ({preset})"))
     return written

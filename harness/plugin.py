@@ -30,9 +30,9 @@ from harness.options import (
     add_output_options,
     parse_settings,
 )
-from harness.results import Row
 from harness.session import XDIST_REASON, RenderbenchSession
-from impls.moviepy.preflight import usable_cores
+from impls.model.results import Row
+from impls.runtime.executor import usable_cores
 
 SESSION = pytest.StashKey[RenderbenchSession]()
 
@@ -91,7 +91,7 @@ def renderbench_case(request: pytest.FixtureRequest) -> Case:
 def render_and_measure(request: pytest.FixtureRequest, benchmark: object) -> RenderAndMeasure:
     """Render a case for the configured rounds, measure, validate and record it.
 
-    Returns the case's :class:`~harness.results.Row`; raises ``ValidationFailed`` (the test
+    Returns the case's :class:`~impls.model.results.Row`; raises ``ValidationFailed`` (the test
     fails) when an output is invalid, after recording it as invalid.
     """
     session = request.config.stash[SESSION]

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.matrix import Case
+from harness.results import slug
 from harness.validate import Expectation, ValidationReport, probe_video, validate
 from impls.model.protocol import ClipSource, EncoderSpec, Renderer, RenderJob
 from impls.model.timeline import Timeline
@@ -120,7 +121,7 @@ class References:
             if case.reference is None:
                 made = Made(None, "no reference renderer supports this workload")
             else:
-                path = self._workdir() / f"reference-{_slug(case.group)}{output_suffix(case.encoder)}"
+                path = self._workdir() / f"reference-{slug(*case.group)}{output_suffix(case.encoder)}"
                 made = self._render_untimed(case, case.encoder, path, audio=True)
                 if made.path is not None and self._needs_source(case):
                     made.psnr = self._psnr_of(made.path, case)
@@ -249,6 +250,3 @@ def _unverifiable(report: ValidationReport, why: str | None) -> ValidationReport
     report.problems.append(f"fidelity not checked: {why or 'no reference'}")
     return report
 
-
-def _slug(parts: tuple[str, ...]) -> str:
-    return "-".join(p.replace(":", "_").replace("/", "_") for p in parts)

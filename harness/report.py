@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from harness.results import PSNR_CAP, Row
+from impls.model.results import PSNR_CAP, Row
 
 COLUMNS = (
     "renderer", "workers", "encoder", "workload", "fps", "x ref", "CPU %", "peak RSS", "valid",

@@ -9,7 +9,6 @@ test (:class:`ValidationFailed`), so a fast wrong render is recorded as invalid 
 from __future__ import annotations
 
 import contextlib
-import re
 import shutil
 import statistics
 from collections.abc import Callable
@@ -21,10 +20,11 @@ from harness.encode_limit import EncodeLimit
 from harness.matrix import Case
 from harness.measure import TreeMonitor, Usage
 from harness.references import References, output_suffix
-from harness.results import PSNR_CAP, ExtraInfo, Row, median
+from harness.results import median, slug
 from harness.validate import ValidationReport
 from impls.errors import ValidationFailed
 from impls.model.protocol import Renderer, RenderJob, RenderResult
+from impls.model.results import PSNR_CAP, Row
 
 
 @dataclass(frozen=True)
@@ -37,10 +37,6 @@ class Round:
     @property
     def fps(self) -> float:
         return self.result.frames / self.usage.wall if self.usage.wall > 0 else 0.0
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text)
 
 
 def _median_stages(rounds: list[Round]) -> dict[str, float]:
@@ -70,8 +66,8 @@ def summarise(
     reference_fps: float | None,
     machine: dict[str, Any],
     limit: EncodeLimit | None = None,
-) -> ExtraInfo:
-    """The case's ``extra_info`` from its rounds, validation reports and encode-bound limit."""
+) -> Row:
+    """The case's row from its rounds, validation reports and encode-bound limit."""
     problems: list[str] = []
     for report in reports:
         for problem in report.problems:
@@ -85,7 +81,7 @@ def summarise(
         speedup = None if not reference_fps else fps / reference_fps
     psnr, ssim, bitrate = _quality(reports)
     limit_fps = limit.fps if limit is not None and limit.fps > 0 else None
-    return ExtraInfo(
+    return Row(
         renderer=case.renderer,
         workers=case.workers,
         encoder=case.encoder.label,
@@ -94,14 +90,14 @@ def summarise(
         executor=case.executor,
         frames=rounds[0].result.frames,
         fps=fps,
-        fps_all=fps_all,
+        fps_all=tuple(fps_all),
         speedup=speedup,
         cpu_util=median([r.usage.cpu_util for r in rounds]),
         cpu_seconds=median([r.usage.cpu_seconds for r in rounds]),
         peak_rss=max(r.usage.peak_rss for r in rounds),
         stages=_median_stages(rounds),
         valid=not problems,
-        problems=problems,
+        problems=tuple(problems),
         machine=machine,
         reference=case.reference,
         wall=median([r.usage.wall for r in rounds]),
@@ -142,18 +138,18 @@ class CaseRunner:
             executor=case.executor,
         )  # fmt: skip
 
-    def run(self, case: Case, benchmark: Any, reference_fps: Callable[[Case], float | None]) -> tuple[ExtraInfo, list[ValidationReport]]:
+    def run(self, case: Case, benchmark: Any, reference_fps: Callable[[Case], float | None]) -> Row:
         """Time, validate and describe ``case``; ``benchmark`` is pytest-benchmark's fixture.
 
         Render errors propagate (the test errors; for a reference case the reference is marked
-        failed). The caller stores the returned ``extra_info`` and raises for an invalid one.
+        failed). The caller records the returned row and raises for an invalid one.
         """
         renderer = self._renderer(case.renderer)
         if renderer is None or case.source is None:
             raise LookupError(f"renderer {case.renderer!r} or the source of {case.id} is not available")
         rounds: list[Round] = []
         folder = self._workdir()
-        stem = _slug(case.id)
+        stem = slug(case.id)
 
         def setup() -> tuple[tuple[Path], dict[str, Any]]:
             path = folder / f"{stem}-round{len(rounds) + 1}{output_suffix(case.encoder)}"
@@ -196,16 +192,9 @@ class CaseRunner:
                 report.problems.append(f"the invalid output is kept as {keep}")
         # After the timed rounds, never during them: the limit's own encode would compete.
         limit = self._encode_limit(case)
-        info = summarise(case, rounds, reports, reference_fps(case), self._machine(), limit)
-        return info, reports
+        return summarise(case, rounds, reports, reference_fps(case), self._machine(), limit)
 
 
-def raise_if_invalid(case: Case, info: ExtraInfo) -> None:
-    if not info["valid"]:
-        raise ValidationFailed(f"{case.id} output", info["problems"])
-
-
-def row_of(info: ExtraInfo, name: str) -> Row:
-    from harness.results import row_from_info
-
-    return row_from_info(info, name)
+def raise_if_invalid(case: Case, row: Row) -> None:
+    if not row.valid:
+        raise ValidationFailed(f"{case.id} output", row.problems)

@@ -24,11 +24,12 @@ from harness.encode_limit import EncodeLimits
 from harness.matrix import Case
 from harness.options import Settings
 from harness.references import References
-from harness.results import ExtraInfo, ResultsError, Row, Run, fill_speedups, latest_saved, load_run, row_from_info
+from harness.results import ResultsError, Run, fill_speedups, latest_saved, load_run
 from harness.runner import CaseRunner, raise_if_invalid
 from harness.workloads import presets
 from harness.workloads.presets import Workload
 from impls.machine import machine_facts
+from impls.model.results import Row
 from impls.model.protocol import ClipSource, EncoderSpec, Renderer, Source
 from impls.registry import RENDERERS
 
@@ -67,7 +68,7 @@ class RenderbenchSession:
         self.cases: dict[tuple[str, str], Case] = {}
         self.renderers: dict[str, Renderer] = {}
         self.broken: dict[str, str] = {}
-        self.infos: dict[str, ExtraInfo] = {}  # case id -> the dict pytest-benchmark saves
+        self.infos: dict[str, dict[str, Any]] = {}  # case id -> the dict pytest-benchmark saves
         self.rows: dict[str, Row] = {}
         self.failures: dict[str, str] = {}
         self.reference_fps: dict[tuple[str, str, str], float] = {}
@@ -235,18 +236,18 @@ class RenderbenchSession:
 
     def run(self, case: Case, benchmark: Any, nodeid: str) -> Row:
         try:
-            info, _ = self.runner.run(case, benchmark, lambda c: self.reference_fps.get(c.group))
+            row = self.runner.run(case, benchmark, lambda c: self.reference_fps.get(c.group))
         except Exception as exc:
             self.failures[case.id] = f"{type(exc).__name__}: {exc}"
             raise
-        benchmark.extra_info.update(info)
+        row = replace(row, name=nodeid)
+        benchmark.extra_info.update(row.extra_info())
         # Keep pytest-benchmark's own dict: speedups filled in at the end land in its JSON.
         self.infos[case.id] = benchmark.extra_info
-        row = row_from_info(info, nodeid)
         self.rows[case.id] = row
         if case.is_reference and row.valid and row.fps > 0:
             self.reference_fps[case.group] = row.fps
-        raise_if_invalid(case, info)
+        raise_if_invalid(case, row)
         return row
 
     # -- the end -----------------------------------------------------------------------------

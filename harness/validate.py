@@ -244,7 +244,7 @@ def ssim(path: Path, reference: Path) -> float:
 #: Scores already measured, by (video packets' digest, reference file). Renderers that feed
 #: the same frames to the same encoder settings write the same packets (baseline, disk and
 #: pipe do; so do the Manim renderers), and scoring a full-HD minute decodes two videos and
-#: runs SSIM on every frame: the default matrix spent minutes re-scoring identical streams.
+#: runs SSIM on every frame: a matrix would otherwise re-score identical streams for minutes.
 _scores: dict[tuple[str, tuple[str, int, int]], Quality] = {}
 
 

@@ -30,7 +30,7 @@ from impls.model.protocol import (
     Source,
     exact_fps,
 )
-from impls.registry import RENDERERS, get_renderer
+from impls.registry import RENDERERS, get_renderer, refuses
 
 AUTO = "auto"
 
@@ -68,10 +68,7 @@ def _load_renderer(name: str) -> Renderer:
 def _usable(name: str, source: Source, executor: str = "local") -> bool:
     try:
         renderer = get_renderer(name)
-        refuses = getattr(renderer, "executor_reason", None)  # e.g. disk without a shared dir on Dask
-        if refuses is not None and refuses(executor) is not None:
-            return False
-        return renderer.supports(source)
+        return refuses(renderer, executor) is None and renderer.supports(source)
     except (KeyError, ImportError, TypeError):
         return False
 
@@ -79,6 +76,7 @@ def _usable(name: str, source: Source, executor: str = "local") -> bool:
 def render(
     source: Source | str,
     output: str | Path,
+    *,
     method: str = AUTO,
     workers: int | None = None,
     encoder: EncoderSpec | None = None,
@@ -91,7 +89,6 @@ def render(
     timeout: float | None = None,
     retries: int = 1,
     options: Mapping[str, Any] | None = None,
-    *,
     kwargs: Mapping[str, Any] | None = None,
 ) -> RenderResult:
     """Render ``source`` to ``output`` with ``method`` and return what was written.
@@ -103,11 +100,13 @@ def render(
     ``EncoderSpec()`` (libx264 medium crf 23). ``progress``: ``True`` draws one bar on stderr
     when it is a terminal, ``"always"`` draws it anyway, ``False`` none; a callable receives
     the number of frames completed instead (from any thread), and its ``set_total(frames)``
-    method, if it has one, the frame count as soon as the renderer knows it. The other arguments are the
+    method, if it has one, the frame count as soon as the renderer knows it. ``options``: the
+    chosen renderer's own (its options dataclass refuses others). The other arguments are the
     :class:`RenderJob` fields of the same names.
 
     ``result.info["method"]`` and ``result.info["method_reason"]`` say which renderer ran and
-    why; ``result.info["requested_workers"]`` the worker count asked of it (None: all cores). Errors are :mod:`impls.errors` types; on failure no file is left at ``output``.
+    why; ``result.info["requested_workers"]`` the worker count asked of it (None: all cores).
+    Errors are :mod:`impls.errors` types; on failure no file is left at ``output``.
     """
     src = as_source(source, kwargs)
     job = RenderJob(

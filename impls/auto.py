@@ -3,9 +3,9 @@
 Where results come from: pytest-benchmark JSON files the harness saved, found in (in order)
 ``$RENDERBENCH_RESULTS`` (files or directories, ``os.pathsep``-separated), ``results/`` and
 ``.benchmarks/`` under the working directory; directories are searched recursively for
-``*.json``. Each ``benchmarks[].extra_info`` row carries ``renderer``, ``workers``, ``encoder``,
-``workload``, ``preset``, ``executor``, ``fps``, ``valid`` and ``machine`` (see
-:mod:`impls.machine`).
+``*.json``. Each ``benchmarks[].extra_info`` is a :class:`~impls.model.results.Row`: its
+``renderer``, ``workers``, ``encoder``, ``workload``, ``preset``, ``executor``, ``fps``,
+``valid`` and ``machine`` (see :mod:`impls.machine`) decide.
 
 How the winner is picked:
 
@@ -41,6 +41,7 @@ from typing import Any, Literal
 
 from impls.machine import machine_facts, same_machine
 from impls.model.protocol import ManimSource, Source
+from impls.model.results import Row, saved_rows
 
 Kind = Literal["moviepy", "manim"]
 
@@ -61,22 +62,6 @@ def source_kind(source: Source) -> Kind:
 
 def renderer_kind(name: str) -> Kind:
     return "manim" if name.startswith("manim-") else "moviepy"
-
-
-@dataclass(frozen=True)
-class ResultRow:
-    """One measured case from a saved pytest-benchmark file."""
-
-    renderer: str
-    workers: int | None
-    encoder: str
-    workload: str
-    preset: str
-    executor: str
-    fps: float
-    valid: bool
-    machine: Mapping[str, Any]
-    path: Path
 
 
 @dataclass(frozen=True)
@@ -113,46 +98,17 @@ def result_paths(cwd: Path | None = None) -> list[Path]:
     return found
 
 
-def _row(info: Mapping[str, Any], path: Path) -> ResultRow | None:
-    renderer = info.get("renderer")
-    fps = info.get("fps")
-    if not isinstance(renderer, str) or isinstance(fps, bool) or not isinstance(fps, int | float):
-        return None
-    if not math.isfinite(fps) or fps <= 0:
-        return None
-    workers = info.get("workers")
-    machine = info.get("machine")
-    return ResultRow(
-        renderer=renderer,
-        workers=workers if isinstance(workers, int) and not isinstance(workers, bool) else None,
-        encoder=str(info.get("encoder", "")),
-        workload=str(info.get("workload", "")),
-        preset=str(info.get("preset", "")),
-        executor=str(info.get("executor", "local")),
-        fps=float(fps),
-        valid=info.get("valid") is True,
-        machine=machine if isinstance(machine, Mapping) else {},
-        path=path,
-    )
-
-
-def load_rows(paths: Iterable[Path]) -> list[ResultRow]:
-    """Rows of every readable pytest-benchmark file; other JSON files are ignored."""
-    rows: list[ResultRow] = []
+def load_rows(paths: Iterable[Path]) -> list[Row]:
+    """Rows of every readable pytest-benchmark file with a finite fps > 0; others are ignored
+    (a half-written or foreign file must not break rendering)."""
+    rows: list[Row] = []
     for path in paths:
         try:
             data = json.loads(Path(path).read_text())
+            found = saved_rows(data, Path(path), strict=False)
         except (OSError, UnicodeDecodeError, ValueError):
-            continue  # a half-written or foreign file must not break rendering
-        benchmarks = data.get("benchmarks") if isinstance(data, dict) else None
-        if not isinstance(benchmarks, list):
             continue
-        for bench in benchmarks:
-            info = bench.get("extra_info") if isinstance(bench, dict) else None
-            if isinstance(info, Mapping):
-                row = _row(info, Path(path))
-                if row is not None:
-                    rows.append(row)
+        rows += [row for row in found if math.isfinite(row.fps) and row.fps > 0]
     return rows
 
 
@@ -242,7 +198,7 @@ def choose(
     winner = ordered[0]
     _, workers, fps, (workload, preset, encoder) = best_config[winner]
     rivals = ", ".join(f"{n} {best_config[n][2]:.2f} fps" for n in ordered[1:4])
-    files = tuple(dict.fromkeys(r.path for r in usable))
+    files = tuple(dict.fromkeys(r.path for r in usable if r.path is not None))
     at = f" at {workers} worker(s)" if workers is not None else ""
     on = " ".join(
         part for part in (workload, preset and f"({preset})", encoder and f"[{encoder}]") if part

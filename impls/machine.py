@@ -18,7 +18,7 @@ from typing import Any
 
 from impls.ffmpeg.tools import ffmpeg_binary, ffmpeg_version
 from impls.errors import ToolNotFound
-from impls.moviepy.preflight import usable_cores
+from impls.runtime.executor import usable_cores
 
 #: The facts that decide whether two results come from the same machine.
 IDENTITY_KEYS = ("cores", "cpu_model")

@@ -2,6 +2,10 @@
 
 A third-party package adds a renderer with an entry point in the group
 ``renderbench.renderers`` whose object is a renderer class (or instance).
+
+Beyond the protocol a renderer may say why it cannot run here (``unavailable_reason()``) or on
+an executor (``executor_reason(executor)``); :func:`unavailable` and :func:`refuses` ask those
+of any renderer, answering None for one that does not have them.
 """
 
 from __future__ import annotations
@@ -21,10 +25,10 @@ _BUILTIN: dict[str, str] = {
     "disk": "impls.moviepy.disk:DiskRenderer",
     "pipe": "impls.moviepy.pipe:PipeRenderer",
     "chunk": "impls.moviepy.chunk:ChunkRenderer",
-    "manim-serial": "impls.manim.serial:ManimSerialRenderer",
-    "manim-scenes": "impls.manim.scenes:ManimScenesRenderer",
-    "manim-inflight": "impls.manim.inflight:ManimInflightRenderer",
-    "manim-ranges": "impls.manim.ranges:ManimRangesRenderer",
+    "manim-serial": "impls.manim.serial:renderer",
+    "manim-scenes": "impls.manim.scenes:renderer",
+    "manim-inflight": "impls.manim.inflight:renderer",
+    "manim-ranges": "impls.manim.ranges:renderer",
 }
 
 
@@ -99,3 +103,17 @@ def get_renderer(name: str) -> Renderer:
         return RENDERERS[name]
     except KeyError:
         raise KeyError(f"unknown renderer {name!r}; known: {', '.join(RENDERERS)}") from None
+
+
+def unavailable(renderer: Renderer) -> str | None:
+    """Why ``renderer`` cannot run here (its optional ``unavailable_reason()``), or None."""
+    probe = getattr(renderer, "unavailable_reason", None)
+    reason = probe() if callable(probe) else None
+    return None if reason is None else str(reason)
+
+
+def refuses(renderer: Renderer, executor: str) -> str | None:
+    """Why ``renderer`` cannot run on ``executor`` (its optional ``executor_reason``), or None."""
+    probe = getattr(renderer, "executor_reason", None)
+    reason = probe(executor) if callable(probe) else None
+    return None if reason is None else str(reason)

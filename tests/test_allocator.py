@@ -46,9 +46,8 @@ def test_tuned_process_reuses_frame_sized_arrays() -> None:
 
 
 def test_frame_workers_are_tuned_and_the_caller_is_not() -> None:
-    source = frames.FrameSource(
-        ClipSource(FRAME_INDEX, TINY_FRAME_INDEX), Fraction(30), False, 160, 90, "alloc-test"
-    )
+    recipe = frames.FactoryClip(ClipSource(FRAME_INDEX, TINY_FRAME_INDEX), "alloc-test")
+    source = frames.FrameSource(recipe, Fraction(30), False, 160, 90)
     pool = executors.LocalPool(1, executors.default_start_method())
     try:
         counts = pool.submit(alloc_probe.refaults_after_frame, source).result(timeout=120)

@@ -18,7 +18,7 @@ from harness.decode import probe
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.process import run
 from impls.machine import machine_facts, same_machine
-from impls.moviepy.preflight import usable_cores
+from impls.runtime.executor import usable_cores
 from impls.runtime.progress import PROGRESS_ENV, ProgressTracker, bar_wanted
 from impls.registry import get_renderer
 

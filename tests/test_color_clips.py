@@ -117,9 +117,8 @@ def lean_backgrounds(source: frames.FrameSource) -> list[tuple[int, ...]]:
 
 
 def test_frame_workers_build_lean_clips_and_the_caller_does_not() -> None:
-    source = frames.FrameSource(
-        ClipSource(SLIDESHOW, TINY_SLIDESHOW), Fraction(30), False, 160, 90, "lean-test"
-    )
+    recipe = frames.FactoryClip(ClipSource(SLIDESHOW, TINY_SLIDESHOW), "lean-test")
+    source = frames.FrameSource(recipe, Fraction(30), False, 160, 90)
     pool = executors.LocalPool(1, executors.default_start_method())
     try:
         strides = pool.submit(lean_backgrounds, source).result(timeout=120)

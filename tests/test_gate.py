@@ -6,7 +6,8 @@ from dataclasses import replace
 
 from harness.gate import check_fps_drop, check_min_speedup, compare_lines, machine_differences
 from harness.options import SpeedupRule
-from harness.results import Row, fill_speedups
+from harness.results import fill_speedups
+from impls.model.results import Row
 
 ENC = "libx264:medium:23"
 

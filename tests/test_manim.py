@@ -37,7 +37,7 @@ from impls.errors import (
     ToolNotFound,
 )
 from impls.manim import cli
-from impls.manim.preflight import AUDIO_RATE
+from impls.manim.preflight import TRACK_RATE
 from impls.manim.count import SceneCount
 from impls.manim.ranges import balanced_ranges, plan_units
 from impls.model.protocol import EncoderSpec, ManimSource, RenderJob, RenderResult
@@ -90,7 +90,7 @@ class Formula(Scene):
 TWO_FRAMES = 15 + 15 + 8 + 15
 SHORT_FRAMES = 9 + 4
 FPS = Fraction(15)
-AAC_FRAME = 1024 / AUDIO_RATE
+AAC_FRAME = 1024 / TRACK_RATE
 
 
 @dataclass(frozen=True)
@@ -258,7 +258,7 @@ def test_same_class_name_in_two_scripts_do_not_collide(tmp_path: Path) -> None:
 def test_render_scene_is_a_standalone_picklable_unit(ws: Workspace, tmp_path: Path) -> None:
     task = cli.SceneTask(str(ws.script), "Short", quality="l", dest=None, work_root=str(tmp_path))
     shipped = pickle.loads(pickle.dumps(task))
-    video = pickle.loads(pickle.dumps(cli.render_scene(shipped)))
+    video = pickle.loads(pickle.dumps(cli.render_scene(shipped, cli.ManimProcesses())))
     assert video.path is None and video.data is not None
     copy = tmp_path / "short.mp4"
     copy.write_bytes(video.data)
@@ -344,7 +344,7 @@ def no_manim_process(monkeypatch: pytest.MonkeyPatch) -> None:
     def refuse(*args: object, **kwargs: object) -> cli.ManimRun:
         raise AssertionError("a manim process was started")
 
-    monkeypatch.setattr(cli, "run_manim", refuse)
+    monkeypatch.setattr(cli.ManimProcesses, "run", refuse)
 
 
 @pytest.fixture

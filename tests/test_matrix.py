@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.matrix import Case, generate, load_renderers, reference_first
+from harness.matrix import Case, generate, load_renderers
 from harness.options import OptionError, OptionSpec, SpeedupRule, parse_settings, parse_workers
 from harness.workloads.presets import Workload
 from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, Renderer, RenderJob, RenderResult, Source
@@ -116,11 +116,6 @@ def test_preferred_reference_and_no_reference() -> None:
 
     alone = generate(renderers(CHUNK), {}, [Workload("w", "full", CLIP)], [1], [X264])
     assert ids(alone) == ["chunk-w1-libx264:medium:23-w"] and alone[0].reference is None
-
-
-def test_reference_first_is_stable() -> None:
-    a, b, ref = (Case(n, 1, X264, "w", "full", reference="r") for n in ("a", "b", "r"))
-    assert reference_first([a, ref, b]) == [ref, a, b]
 
 
 class FlakyRegistry(Mapping[str, Renderer]):

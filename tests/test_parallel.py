@@ -250,12 +250,11 @@ def test_default_chunk_count() -> None:
 def test_segment_as_bytes_for_workers_without_shared_disk() -> None:
     """The chunk task can return its segment's bytes (a worker on another machine)."""
     source = frames.FrameSource(
-        clip=ClipSource(FRAME_INDEX, {"width": 64, "height": 48}),
+        recipe=frames.FactoryClip(ClipSource(FRAME_INDEX, {"width": 64, "height": 48}), "bytes-test"),
         fps=None,
         alpha=False,
         width=64,
         height=48,
-        token="bytes-test",
     )
     segment = frames.render_segment(source, range(5, 12), EncoderSpec.lossless(), Fraction(30), None)
     assert segment.path is None and segment.data is not None

@@ -7,13 +7,14 @@ the packaged benchmark with the real baseline on a tiny slideshow.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from harness.results import ExtraInfo
+from impls.model.results import Row
 
 pytest_plugins = ["pytester"]
 
@@ -160,7 +161,7 @@ def test_json_has_the_extra_info_fields_and_results_are_written(fakes: pytest.Py
     infos = _infos(fakes.path / "out.json")
     assert set(infos) == {"fake-ref-w1", "fake-w1", "fake-w2"}
     for info in infos.values():
-        assert set(ExtraInfo.__annotations__) <= set(info)
+        assert {f.name for f in dataclasses.fields(Row)} - {"name", "path"} <= set(info)
         assert info["encoder"] == "libx264:medium:23"
         assert (info["workload"], info["preset"], info["executor"]) == ("tiny", "custom", "local")
         assert info["frames"] == 12 and info["valid"] is True and info["problems"] == []

@@ -18,7 +18,7 @@ import pytest
 from harness import report
 from harness.plot import frontier_plot, write_plots
 from harness.references import SOURCE_ENCODER, source_encoder
-from harness.results import PSNR_CAP, Row, row_from_info
+from impls.model.results import PSNR_CAP, Row
 from harness import validate
 from harness.validate import probe_video, psnr, quality, ssim
 from harness.workloads import gradient
@@ -245,9 +245,9 @@ def test_frontier_plot_is_written_only_with_two_settings(tmp_path: Path) -> None
 def test_saved_rows_carry_the_new_fields_and_old_ones_load() -> None:
     info = {"renderer": "chunk", "workers": 2, "encoder": ANCHOR, "workload": "gradient", "fps": 40.0,
             "psnr": 44.5, "ssim": 0.99, "bitrate": 2e5, "encode_limit_fps": 50.0, "encode_limit_fraction": 0.8}  # fmt: skip
-    loaded = row_from_info(json.loads(json.dumps(info)))
+    loaded = Row.from_info(json.loads(json.dumps(info)))
     assert (loaded.psnr, loaded.ssim, loaded.bitrate, loaded.encode_limit_fps, loaded.encode_limit_fraction) == (
         44.5, 0.99, 2e5, 50.0, 0.8
     )
-    old = row_from_info({k: v for k, v in info.items() if k in {"renderer", "workers", "encoder", "workload", "fps"}})
+    old = Row.from_info({k: v for k, v in info.items() if k in {"renderer", "workers", "encoder", "workload", "fps"}})
     assert (old.psnr, old.ssim, old.bitrate, old.encode_limit_fps) == (None, None, None, None)

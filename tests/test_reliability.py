@@ -58,6 +58,7 @@ from impls.ffmpeg.probe import count_packets, frames_and_rate
 from impls.ffmpeg.process import FrameWriter
 from impls.ffmpeg.tools import use_for_moviepy
 from impls.runtime import local as executors
+from impls.runtime.executor import register_executor, unregister_executor
 from impls.errors import ScenesFailed
 from tests import faulty_clips
 from tests.faulty_clips import Boom
@@ -800,16 +801,18 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> Iterator[l
             started.append([str(arg) for arg in ([args] if isinstance(args, str | Path) else args)])
             super().__init__(args, *more, **kwargs)
 
-    real_pool = executors.LocalPool.__init__
-
-    def pool(self: executors.LocalPool, *args: Any, **kwargs: Any) -> None:
-        started.append(["<process pool>"])
-        real_pool(self, *args, **kwargs)
+    class RecordingExecutor(executors.LocalExecutor):
+        def open(self) -> executors.LocalPool:
+            started.append(["<process pool>"])
+            return super().open()
 
     monkeypatch.setattr(subprocess, "Popen", Recording)
-    monkeypatch.setattr(executors.LocalPool, "__init__", pool)
+    register_executor(RecordingExecutor)  # in place of the local executor
     before = set(descendants())
-    yield started
+    try:
+        yield started
+    finally:
+        unregister_executor(RecordingExecutor.name)
     work = [cmd for cmd in started if not any(check in " ".join(cmd) for check in _CHECKS)]
     assert work == [], "started before the input was checked"
     assert set(descendants()) <= before

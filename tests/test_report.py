@@ -10,7 +10,8 @@ import pytest
 
 from harness import report
 from harness.plot import cpu_bound_limit, write_plots
-from harness.results import ResultsError, Row, fill_speedups, latest_saved, load_run
+from harness.results import ResultsError, fill_speedups, latest_saved, load_run
+from impls.model.results import Row
 
 ENC = "libx264:medium:23"
 

@@ -126,9 +126,9 @@ def build_audio_track(
     pieces: Sequence[AudioPiece],
     output: Path,
     *,
-    sample_rate: int = 48000,
-    codec: str = "aac",
-    bitrate: str | None = None,
+    sample_rate: int,
+    codec: str,
+    bitrate: str | None,
 ) -> None:
     """Encode the pieces one after another as one stereo track (one encode, one priming delay).
 

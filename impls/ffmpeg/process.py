@@ -34,7 +34,8 @@ def run(
     """Run ffmpeg (or ffprobe) with ``args``; return stdout; raise FFmpegError on failure.
 
     ``tied=True`` for long runs that read no pipe from us (encodes of files): the process is
-    killed when this one dies, even by SIGKILL (:mod:`impls.lifeline`; ~20 ms to start).
+    killed when this one dies, even by SIGKILL (:mod:`impls.runtime.lifeline`, which costs a
+    short interpreter start).
     Short runs (probes, ``-c copy``) end by themselves within seconds; a
     :class:`FrameWriter`'s ffmpeg ends at the EOF on its stdin.
     """

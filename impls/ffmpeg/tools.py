@@ -19,6 +19,7 @@ from pathlib import Path
 
 from impls.errors import EncoderUnavailable, InvalidJob, ToolNotFound
 from impls.ffmpeg.command import encoder_args
+from impls.ffmpeg.files import check_output_path
 from impls.model.protocol import EncoderSpec
 
 
@@ -51,6 +52,14 @@ def check_tools() -> None:
     """Raise :class:`ToolNotFound` naming the missing binary before any work starts."""
     ffmpeg_binary()
     ffprobe_binary()
+
+
+def check_ready(output: Path, encoder: EncoderSpec) -> None:
+    """What every render checks before anything starts: both tools, the output's place, the
+    encoder."""
+    check_tools()
+    check_output_path(output)
+    check_encoder(encoder)
 
 
 @functools.cache

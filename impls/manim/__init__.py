@@ -1,10 +1,10 @@
 """Manim renderers: the serial reference, scenes in parallel, manim's in-flight encoders, and
 animation ranges of one scene in parallel; all built on one ``manim`` subprocess per unit.
 
-Shared pieces: :mod:`~impls.manim.cli` (the command, processes, :func:`render_scene`),
-:mod:`~impls.manim.preflight` (checks before any process starts), :mod:`~impls.manim.count`
-(frames per animation), :mod:`~impls.manim.pool` (scheduling, partial success) and
+One skeleton (:mod:`~impls.manim.render`) runs every one of them; each renderer's module is its
+strategy. Shared pieces: :mod:`~impls.manim.cli` (the command, a render's processes,
+:func:`~impls.manim.cli.render_scene`), :mod:`~impls.manim.preflight` (checks before any
+process starts), :mod:`~impls.manim.count` (frames per animation), :mod:`~impls.manim.pool`
+and :mod:`~impls.manim.remote` (scene tasks on threads here or on a remote executor) and
 :mod:`~impls.manim.assemble` (held frames, join, one audio track).
 """
-
-from __future__ import annotations

@@ -24,10 +24,17 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from impls.ffmpeg.operations import AudioPiece, build_audio_track, concat, concat_reencoded, mux_audio, still_tail
+from impls.ffmpeg.operations import (
+    AudioPiece,
+    build_audio_track,
+    concat,
+    concat_reencoded,
+    mux_audio,
+    still_tail,
+)
 from impls.ffmpeg.probe import count_packets, frames_and_rate, video_signature
 from impls.errors import RenderFailed
-from impls.manim.preflight import AUDIO_RATE, ManimPlan
+from impls.manim.preflight import TRACK_RATE, ManimPlan
 from impls.model.protocol import EncoderSpec
 
 
@@ -105,8 +112,6 @@ def assemble(
     encoder: EncoderSpec,
     output: Path,
     workdir: Path,
-    *,
-    audio_bitrate: str | None = None,
 ) -> Assembled:
     """Write ``clips`` (in order) into ``output``: held frames, join, audio track, mux."""
     if not clips:
@@ -155,16 +160,16 @@ def assemble(
         started = time.perf_counter()
         pieces = []
         for item in layout:
-            first = item["start"] * AUDIO_RATE / rate
-            end = (item["start"] + item["frames"] + item["held"]) * AUDIO_RATE / rate
+            first = item["start"] * TRACK_RATE / rate
+            end = (item["start"] + item["frames"] + item["held"]) * TRACK_RATE / rate
             pieces.append(AudioPiece(plan.audio.get(item["scene"]), round(end) - round(first)))
         track = workdir / f"audio{output.suffix}"
         build_audio_track(
             pieces,
             track,
-            sample_rate=AUDIO_RATE,
+            sample_rate=TRACK_RATE,
             codec=encoder.audio_codec,
-            bitrate=audio_bitrate or encoder.audio_bitrate,
+            bitrate=encoder.audio_bitrate,
         )
         stages["audio"] = time.perf_counter() - started
         started = time.perf_counter()

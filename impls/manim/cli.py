@@ -6,12 +6,13 @@ be shipped to another process or machine: it renders into a private temporary di
 either moves the video to ``task.dest`` or returns its bytes.
 
 manim runs as ``<python> -m manim`` (the current interpreter by default), never through a
-shell. Each process starts a new session (``start_new_session=True``): on a timeout, an error
-or a cancelled render the whole process group is killed, so no manim child survives. A new
-session also keeps a terminal's Ctrl-C away from manim: the render (this process) gets it and
-kills the groups. Should this process die without cleaning up (SIGKILL), the group is killed
-too: manim is started through :func:`impls.runtime.lifeline.tied` (``group=True``), whose launcher
-leads the group and kills it when its parent dies.
+shell, always through a render's :class:`ManimProcesses`. Each process starts a new session
+(``start_new_session=True``): on a timeout, an error or a cancelled render the whole process
+group is killed, so no manim child survives. A new session also keeps a terminal's Ctrl-C away
+from manim: the render (this process) gets it and kills the groups. Should this process die
+without cleaning up (SIGKILL), the group is killed too: manim is started through
+:func:`impls.runtime.lifeline.tied` (``group=True``), whose launcher leads the group and kills
+it when its parent dies.
 """
 
 from __future__ import annotations
@@ -58,7 +59,6 @@ class SceneTask:
 
     ``animations`` is manim's ``-n start,end``: 0-based and both ends included. ``dest`` is
     where the video is moved; ``None`` returns its bytes instead (no shared filesystem needed).
-    ``run_id`` groups the processes of one render so that it can kill all of them at once.
     """
 
     script: str
@@ -71,7 +71,6 @@ class SceneTask:
     python: str = sys.executable
     dest: str | None = None
     work_root: str | None = None
-    run_id: str = ""
 
     @property
     def label(self) -> str:
@@ -107,8 +106,8 @@ class ManimRun:
 # Command line
 
 
-def encoder_args(spec: EncoderSpec) -> tuple[str, ...]:
-    """manim options that make its encoder use ``spec`` (so added frames can match it).
+def encoder_options(spec: EncoderSpec) -> tuple[str, ...]:
+    """manim's own options that make its encoder use ``spec`` (so added frames can match it).
 
     ``spec.extra`` must be ``-name value`` pairs; each becomes ``--encoder-option name=value``.
     """
@@ -170,41 +169,11 @@ def manim_command(
 # Processes
 
 
-_live_lock = threading.Lock()
-_live: dict[str, set[subprocess.Popen[bytes]]] = {}
-_cancelled: set[str] = set()
-
-
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:
     # The group id is the leader's pid, valid while the leader is not reaped: callers kill
     # before they wait.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
-
-
-def cancel_run(run_id: str) -> int:
-    """Kill every manim process of ``run_id`` and refuse to start new ones until forgotten.
-
-    Returns how many processes were still running.
-    """
-    with _live_lock:
-        _cancelled.add(run_id)
-        procs = [proc for proc in _live.get(run_id, ()) if proc.poll() is None]
-    for proc in procs:
-        _kill_group(proc)
-    return len(procs)
-
-
-def is_cancelled(run_id: str) -> bool:
-    with _live_lock:
-        return run_id in _cancelled
-
-
-def forget_run(run_id: str) -> None:
-    """Drop the bookkeeping of a finished render."""
-    with _live_lock:
-        _cancelled.discard(run_id)
-        _live.pop(run_id, None)
 
 
 def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
@@ -220,57 +189,78 @@ def _drain(proc: subprocess.Popen[bytes]) -> tuple[bytes, bytes]:
         return exc.stdout or b"", exc.stderr or b""
 
 
-def run_manim(cmd: Sequence[str], *, cwd: str, timeout: float, run_id: str = "") -> ManimRun:
-    """Run ``cmd`` in a new session; kill its whole group on timeout or on any exception."""
-    env = dict(os.environ)
-    # manim prints through rich, which wraps at 80 columns when not on a terminal; wider lines
-    # keep tracebacks readable in error messages.
-    env.setdefault("COLUMNS", "160")
-    started = time.perf_counter()
-    # Checked and registered under the lock: a render being cancelled never starts one more.
-    with _live_lock:
-        if run_id and run_id in _cancelled:
-            raise RenderFailed("the render was cancelled; no further manim process is started")
-        try:
-            proc = subprocess.Popen(
-                lifeline.tied(cmd, group=True),
-                cwd=cwd,
-                env=env,
-                stdin=subprocess.DEVNULL,  # manim prompts for a scene when a name is unknown
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                start_new_session=True,
-            )
-        except FileNotFoundError as exc:
-            raise ToolNotFound(cmd[0], f"cannot start {cmd[0]!r}: {exc}") from exc
-        _live.setdefault(run_id, set()).add(proc)
-    timed_out = False
-    try:
-        try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+class ManimProcesses:
+    """The manim processes of one render: started one by one, killed all at once.
+
+    After :meth:`cancel` no further process starts. Each render has its own.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen[bytes]] = set()
+        self._cancelled = False
+
+    @property
+    def cancelled(self) -> bool:
+        with self._lock:
+            return self._cancelled
+
+    def cancel(self) -> int:
+        """Kill every running manim process of the render; returns how many were running."""
+        with self._lock:
+            self._cancelled = True
+            procs = [proc for proc in self._live if proc.poll() is None]
+        for proc in procs:
             _kill_group(proc)
-            out, err = _drain(proc)
-    except BaseException:
-        _kill_group(proc)
-        with contextlib.suppress(Exception):
-            proc.communicate(timeout=10)
-        raise
-    finally:
-        with _live_lock:
-            group = _live.get(run_id)
-            if group is not None:
-                group.discard(proc)
-                if not group:
-                    del _live[run_id]
-    return ManimRun(
-        returncode=proc.returncode,
-        stdout=out.decode(errors="replace"),
-        stderr=err.decode(errors="replace"),
-        timed_out=timed_out,
-        seconds=time.perf_counter() - started,
-    )
+        return len(procs)
+
+    def run(self, cmd: Sequence[str], *, cwd: str, timeout: float) -> ManimRun:
+        """Run ``cmd`` in a new session; kill its whole group on timeout or on any exception."""
+        env = dict(os.environ)
+        # manim prints through rich, which wraps at 80 columns when not on a terminal; wider
+        # lines keep tracebacks readable in error messages.
+        env.setdefault("COLUMNS", "160")
+        started = time.perf_counter()
+        # Checked and registered under the lock: a render being cancelled never starts one more.
+        with self._lock:
+            if self._cancelled:
+                raise RenderFailed("the render was cancelled; no further manim process is started")
+            try:
+                proc = subprocess.Popen(
+                    lifeline.tied(cmd, group=True),
+                    cwd=cwd,
+                    env=env,
+                    stdin=subprocess.DEVNULL,  # manim prompts for a scene when a name is unknown
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    start_new_session=True,
+                )
+            except FileNotFoundError as exc:
+                raise ToolNotFound(cmd[0], f"cannot start {cmd[0]!r}: {exc}") from exc
+            self._live.add(proc)
+        timed_out = False
+        try:
+            try:
+                out, err = proc.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                timed_out = True
+                _kill_group(proc)
+                out, err = _drain(proc)
+        except BaseException:
+            _kill_group(proc)
+            with contextlib.suppress(Exception):
+                proc.communicate(timeout=10)
+            raise
+        finally:
+            with self._lock:
+                self._live.discard(proc)
+        return ManimRun(
+            returncode=proc.returncode,
+            stdout=out.decode(errors="replace"),
+            stderr=err.decode(errors="replace"),
+            timed_out=timed_out,
+            seconds=time.perf_counter() - started,
+        )
 
 
 def failure(scene: str, run: ManimRun, timeout: float) -> SceneFailed:
@@ -302,7 +292,7 @@ def find_video(media_dir: Path, scene: str) -> Path | None:
     return None
 
 
-def render_scene(task: SceneTask) -> SceneVideo:
+def render_scene(task: SceneTask, processes: ManimProcesses) -> SceneVideo:
     """Render one scene (or animation range) in a private media dir; raise :class:`SceneFailed`."""
     script = Path(task.script)
     work = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=task.work_root))
@@ -318,7 +308,7 @@ def render_scene(task: SceneTask) -> SceneVideo:
             animations=task.animations,
             extra=task.encoder_args,
         )
-        run = run_manim(cmd, cwd=str(script.parent), timeout=task.timeout, run_id=task.run_id)
+        run = processes.run(cmd, cwd=str(script.parent), timeout=task.timeout)
         if run.timed_out or run.returncode != 0:
             raise failure(task.label, run, task.timeout)
         video = find_video(media, task.scene)

@@ -45,7 +45,9 @@ class SceneCount:
         return sum(self.frames)
 
 
-def count_scenes(plan: ManimPlan, workdir: Path) -> tuple[list[SceneCount | None], cli.ManimRun]:
+def count_scenes(
+    plan: ManimPlan, workdir: Path, processes: cli.ManimProcesses
+) -> tuple[list[SceneCount | None], cli.ManimRun]:
     """Count every scene of ``plan`` in one manim process; ``None`` for a scene not counted."""
     result = workdir / "counts.json"
     cmd = cli.manim_command(
@@ -58,7 +60,7 @@ def count_scenes(plan: ManimPlan, workdir: Path) -> tuple[list[SceneCount | None
         output_format="png",
         entry=("-m", "impls.manim.count", str(result)),
     )
-    run = cli.run_manim(cmd, cwd=str(plan.script.parent), timeout=plan.timeout, run_id=plan.run_id)
+    run = processes.run(cmd, cwd=str(plan.script.parent), timeout=plan.timeout)
     records: list[dict[str, Any]] = []
     if result.exists():
         records = json.loads(result.read_text())

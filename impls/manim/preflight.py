@@ -8,31 +8,26 @@ from the interpreter, LaTeX needed but not installed, an unreadable audio file.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import importlib.util
 import math
 import shutil
 import subprocess
 import sys
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from fractions import Fraction
-from functools import partial
 from pathlib import Path
 
-from impls.ffmpeg.files import check_output_path
-from impls.ffmpeg.probe import audio_duration
-from impls.ffmpeg.tools import check_container, check_encoder, check_tools
 from impls.errors import FFmpegError, InvalidJob, InvalidSource, ToolNotFound
+from impls.ffmpeg.probe import audio_duration
+from impls.ffmpeg.tools import check_container, check_ready
 from impls.manim import cli
-from impls.moviepy.preflight import resolve_workers
+from impls.model.options import Options, flag, text
 from impls.model.protocol import ManimSource, RenderJob
+from impls.runtime.executor import worker_count
 
 #: Sample rate of the audio track built over the scenes (AAC frames are 1024 samples: 21.3 ms).
-AUDIO_RATE = 48000
-
-#: ``job.options`` every Manim renderer understands (each renderer adds its own).
-COMMON_OPTIONS = frozenset({"partial", "python"})
+TRACK_RATE = 48000
 
 #: Classes whose construction always runs LaTeX.
 _LATEX_ALWAYS = frozenset(
@@ -51,7 +46,18 @@ _LATEX_UNLESS = {
 _QUALITY_FPS = {"l": 15, "m": 30, "h": 60, "p": 60, "k": 60}
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
+class ManimOptions(Options):
+    """Options every Manim renderer takes (each strategy may add its own)."""
+
+    #: Write the scenes that rendered even if others failed (failures in ``result.failures``).
+    partial: bool = flag()
+    #: The interpreter whose manim runs the scenes (default: this one; on a remote executor,
+    #: each worker's own).
+    python: str | None = text()
+
+
+@dataclasses.dataclass(frozen=True)
 class ManimPlan:
     """A checked Manim job: everything the renderers need, resolved once."""
 
@@ -60,14 +66,12 @@ class ManimPlan:
     quality: str
     fps: Fraction | None
     padding: Fraction
-    audio: dict[str, Path] = field(default_factory=dict)
-    audio_seconds: dict[str, Fraction] = field(default_factory=dict)
+    audio: dict[str, Path] = dataclasses.field(default_factory=dict)
+    audio_seconds: dict[str, Fraction] = dataclasses.field(default_factory=dict)
     python: str = sys.executable
     timeout: float = cli.DEFAULT_TIMEOUT
-    partial: bool = False
     workers: int = 1
-    encoder_args: tuple[str, ...] = ()
-    run_id: str = ""
+    encoder_options: tuple[str, ...] = ()
 
     @property
     def nominal_fps(self) -> Fraction:
@@ -84,12 +88,11 @@ class ManimPlan:
             quality=self.quality,
             fps=self.fps,
             animations=animations,
-            encoder_args=self.encoder_args,
+            encoder_args=self.encoder_options,
             timeout=self.timeout,
             python=self.python,
             dest=str(dest),
             work_root=str(work_root),
-            run_id=self.run_id,
         )
 
 
@@ -201,51 +204,14 @@ def check_latex(tree: ast.Module, scenes: tuple[str, ...], script: Path) -> None
         )
 
 
-def check_options(job: RenderJob, allowed: frozenset[str]) -> None:
-    unknown = sorted(set(job.options) - allowed)
-    if unknown:
-        raise InvalidJob(
-            f"unknown option(s) {', '.join(unknown)} for this renderer; "
-            f"known: {', '.join(sorted(allowed))}"
-        )
-
-
-def local_only(name: str, executor: str) -> str | None:
-    """Why the Manim renderer ``name``, which runs manim on this machine, cannot use ``executor``."""
-    if executor == "local":
-        return None
-    return (
-        f"{name} runs manim on this machine only (executor 'local'); manim-scenes renders "
-        f"each scene on a worker of executor {executor!r}"
-    )
-
-
-def prepare_manim_job(
-    job: RenderJob,
-    options: frozenset[str] = COMMON_OPTIONS,
-    executor_reason: Callable[[str], str | None] | None = None,
-) -> ManimPlan:
-    """Run every check (no manim process starts) and resolve the job into a :class:`ManimPlan`.
-
-    ``executor_reason(executor)`` says why the renderer cannot use the job's executor (None:
-    it can); by default only the local executor is accepted.
-    """
+def prepare_manim_job(job: RenderJob, options: ManimOptions) -> ManimPlan:
+    """Run every check (no manim process starts) and resolve the job into a :class:`ManimPlan`."""
     source = job.source
     if not isinstance(source, ManimSource):
         raise InvalidJob(f"{type(source).__name__} is not a ManimSource")
-    check_options(job, options)
-    refused = (executor_reason or partial(local_only, "this renderer"))(job.executor)
-    if refused is not None:
-        raise InvalidJob(f"executor {job.executor!r} is not supported: {refused}")
-    if job.executor == "dask":
-        from impls.runtime.dask import check_dask
-
-        check_dask(job)
-    check_tools()
-    check_output_path(job.output)
-    check_encoder(job.encoder)
-    encoder_args = cli.encoder_args(job.encoder)
-    python = str(job.options.get("python") or sys.executable)
+    check_ready(job.output, job.encoder)
+    encoder_options = cli.encoder_options(job.encoder)
+    python = options.python or sys.executable
     check_manim_installed(python)
 
     script = Path(source.script).expanduser().resolve()
@@ -271,7 +237,7 @@ def prepare_manim_job(
             except FFmpegError as exc:
                 raise InvalidSource(f"audio file {path} for scene {scene} is unreadable: {exc}") from exc
             audio[scene] = path
-    check_container(job.encoder, job.output, audio_rate=AUDIO_RATE if audio else None)
+    check_container(job.encoder, job.output, audio_rate=TRACK_RATE if audio else None)
 
     fps = job.fps if job.fps is not None else source.fps
     if not math.isfinite(source.padding):
@@ -287,8 +253,6 @@ def prepare_manim_job(
         audio_seconds=seconds,
         python=python,
         timeout=job.timeout if job.timeout is not None else cli.DEFAULT_TIMEOUT,
-        partial=bool(job.options.get("partial", False)),
-        workers=resolve_workers(job),
-        encoder_args=encoder_args,
-        run_id=uuid.uuid4().hex,
+        workers=worker_count(job.workers),
+        encoder_options=encoder_options,
     )

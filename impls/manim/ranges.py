@@ -23,20 +23,16 @@ one large step instead of many: the same caveat as manim's own ``-n``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from impls.ffmpeg.files import scratch_dir
-from impls.errors import InvalidJob, SceneFailed
-from impls.manim import cli, pool
-from impls.manim.assemble import SceneClip, clip_from_files, hold
+from impls.manim.assemble import SceneClip, clip_from_files
 from impls.manim.count import SceneCount, count_scenes
-from impls.manim.preflight import COMMON_OPTIONS, prepare_manim_job
-from impls.manim.scenes import ManimScenesRenderer
-from impls.model.protocol import RenderJob, RenderResult
+from impls.manim.preflight import ManimOptions
+from impls.manim.render import ManimRenderer, SceneRun
+from impls.model.options import integer
 
 
 def balanced_ranges(frames: Sequence[int], parts: int) -> list[tuple[int, int]]:
@@ -80,7 +76,7 @@ def balanced_ranges(frames: Sequence[int], parts: int) -> list[tuple[int, int]]:
     return ranges[::-1]
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class Unit:
     """One manim process of this renderer: a scene, or a range of its animations."""
 
@@ -114,115 +110,93 @@ def plan_units(
     return sorted(units, key=lambda unit: -(unit.expected if unit.expected is not None else math.inf))
 
 
-class ManimRangesRenderer(ManimScenesRenderer):
-    """Ranges of animations of every long scene in parallel, one manim subprocess each.
+@dataclasses.dataclass(frozen=True)
+class RangesOptions(ManimOptions):
+    parts: int | None = integer()  # ranges per splittable scene; None: by frames (see above)
 
-    Options: those of ``manim-scenes``, plus ``parts`` (ranges per splittable scene).
-    """
 
+class Ranges:
     name = "manim-ranges"
-    options = COMMON_OPTIONS | {"parts"}
-    executors = ("local",)
+    options = RangesOptions
+    remote = False
 
-    def render(self, job: RenderJob) -> RenderResult:
-        started = time.perf_counter()
-        parts = job.options.get("parts")
-        if parts is not None and (not isinstance(parts, int) or isinstance(parts, bool) or parts < 1):
-            raise InvalidJob(f"option parts must be an integer >= 1, got {parts!r}")
-        plan = prepare_manim_job(job, self.options, self.executor_reason)
-        progress = pool.report_progress(job)
-        workers = self.workers(plan)
-        try:
-            with scratch_dir("renderbench-manim-") as work:
-                stages: dict[str, float] = {}
-                mark = time.perf_counter()
-                counts, _ = count_scenes(plan, work)
-                stages["count"] = time.perf_counter() - mark
+    def unavailable_reason(self, python: str) -> str | None:
+        return None
 
-                mark = time.perf_counter()
-                units = plan_units(plan.scenes, counts, workers, parts)
-                tasks = [
-                    plan.task(unit.scene, work / f"unit-{n:04d}.mp4", work, unit.animations)
-                    for n, unit in enumerate(units)
-                ]
-                files: dict[int, list[tuple[int, Path]]] = {}
-                failures: dict[int, SceneFailed] = {}
-                retries = 0
-                clips: dict[int, SceneClip] = {}
-                fallback: list[int] = []
-                remaining = {unit.index: 0 for unit in units}
-                for unit in units:
-                    remaining[unit.index] += 1
-                for outcome in pool.run_tasks(tasks, workers, plan.run_id, job.retries):
-                    retries += outcome.retries
-                    unit = units[outcome.index]
-                    remaining[unit.index] -= 1
+    def render_scenes(self, run: SceneRun[RangesOptions]) -> None:
+        plan = run.plan
+        workers = plan.workers
+        with run.stage("count"):
+            counts, _ = count_scenes(plan, run.work, run.processes)
+        with run.stage("render"):
+            units = plan_units(plan.scenes, counts, workers, run.options.parts)
+            tasks = [
+                run.task(unit.scene, f"unit-{n:04d}.mp4", unit.animations)
+                for n, unit in enumerate(units)
+            ]
+            files: dict[int, list[tuple[int, Path]]] = {}
+            fallback: list[int] = []
+            remaining = {unit.index: 0 for unit in units}
+            for unit in units:
+                remaining[unit.index] += 1
+            for outcome in run.run_tasks(tasks, workers):
+                unit = units[outcome.index]
+                remaining[unit.index] -= 1
+                if outcome.error is not None:
+                    run.fail(unit.index, outcome.error)
+                    continue
+                assert outcome.video is not None and outcome.video.path is not None
+                start = unit.animations[0] if unit.animations else 0
+                files.setdefault(unit.index, []).append((start, Path(outcome.video.path)))
+                if remaining[unit.index] or unit.index in run.failures:
+                    continue
+                # The scene's last range is in: verify it and hold its last frame while other
+                # scenes still render.
+                pieces = [path for _, path in sorted(files[unit.index])]
+                clip = clip_from_files(unit.scene, pieces)
+                if _verified(clip, counts[unit.index], units, unit.index):
+                    run.add(unit.index, clip)
+                else:
+                    fallback.append(unit.index)
+            if fallback:
+                # Render whole what did not verify; the ranges' frames are discarded.
+                whole = [run.task(plan.scenes[i], f"whole-{i:04d}.mp4") for i in fallback]
+                for outcome in run.run_tasks(whole, workers):
+                    index = fallback[outcome.index]
                     if outcome.error is not None:
-                        failures.setdefault(unit.index, outcome.error)
+                        run.fail(index, outcome.error)
                         continue
                     assert outcome.video is not None and outcome.video.path is not None
-                    start = unit.animations[0] if unit.animations else 0
-                    files.setdefault(unit.index, []).append((start, Path(outcome.video.path)))
-                    if remaining[unit.index] or unit.index in failures:
-                        continue
-                    # The scene's last range is in: verify it and hold its last frame while
-                    # other scenes still render.
-                    pieces = [path for _, path in sorted(files[unit.index])]
-                    clip = clip_from_files(unit.scene, pieces)
-                    if self._verified(clip, counts[unit.index], units, unit.index):
-                        clips[unit.index] = hold(clip, plan, job.encoder, work, str(unit.index))
-                        progress(clip.frames + (clip.held or 0))
-                    else:
-                        fallback.append(unit.index)
-                if fallback:
-                    # Render whole what did not verify; the ranges' frames are discarded.
-                    whole = [
-                        plan.task(plan.scenes[i], work / f"whole-{i:04d}.mp4", work) for i in fallback
-                    ]
-                    for outcome in pool.run_tasks(whole, workers, plan.run_id, job.retries):
-                        retries += outcome.retries
-                        index = fallback[outcome.index]
-                        if outcome.error is not None:
-                            failures[index] = outcome.error
-                            continue
-                        assert outcome.video is not None and outcome.video.path is not None
-                        clip = clip_from_files(plan.scenes[index], [Path(outcome.video.path)])
-                        clips[index] = hold(clip, plan, job.encoder, work, str(index))
-                        progress(clip.frames + (clip.held or 0))
-                stages["render"] = time.perf_counter() - mark
-
-                split: dict[str, list[list[int]]] = {}
-                for unit in units:
-                    if unit.animations is not None:
-                        split.setdefault(unit.scene, []).append(list(unit.animations))
-                info = {
-                    "workers": workers,
-                    "ranges": {scene: sorted(r) for scene, r in split.items()},
-                    "processes": len(tasks) + len(fallback) + 1,
-                    "fallback": [plan.scenes[i] for i in fallback],
-                }
-                return pool.finish(
-                    job, plan, self.name, started, clips, failures, work,
-                    stages=stages, retries=retries, info=info,
-                )  # fmt: skip
-        finally:
-            cli.forget_run(plan.run_id)
-
-    @staticmethod
-    def _verified(clip: SceneClip, count: SceneCount | None, units: list[Unit], index: int) -> bool:
-        """Whether a split scene's ranges have exactly their counted frames.
-
-        Then the joined scene has the frame count of the whole-scene render. A scene rendered
-        whole is the whole-scene render, so it needs no check.
-        """
-        ranges = sorted(
-            (unit.animations[0], unit.expected)
-            for unit in units
-            if unit.index == index and unit.animations is not None
+                    run.add(index, clip_from_files(plan.scenes[index], [Path(outcome.video.path)]))
+        split: dict[str, list[list[int]]] = {}
+        for unit in units:
+            if unit.animations is not None:
+                split.setdefault(unit.scene, []).append(list(unit.animations))
+        run.info.update(
+            workers=workers,
+            ranges={scene: sorted(r) for scene, r in split.items()},
+            processes=len(tasks) + len(fallback) + 1,
+            fallback=[plan.scenes[i] for i in fallback],
         )
-        if not ranges:
-            return True
-        got = [frames for _, frames in clip.segments]
-        return count is not None and got == [frames for _, frames in ranges] and (
-            clip.frames == count.total
-        )
+
+
+def _verified(clip: SceneClip, count: SceneCount | None, units: list[Unit], index: int) -> bool:
+    """Whether a split scene's ranges have exactly their counted frames.
+
+    Then the joined scene has the frame count of the whole-scene render. A scene rendered
+    whole is the whole-scene render, so it needs no check.
+    """
+    ranges = sorted(
+        (unit.animations[0], unit.expected)
+        for unit in units
+        if unit.index == index and unit.animations is not None
+    )
+    if not ranges:
+        return True
+    got = [frames for _, frames in clip.segments]
+    return count is not None and got == [frames for _, frames in ranges] and (
+        clip.frames == count.total
+    )
+
+
+renderer = ManimRenderer(Ranges())

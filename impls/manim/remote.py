@@ -1,17 +1,18 @@
-"""Manim scenes on Dask workers: the script travels as bytes, the scene video comes back as bytes.
+"""Manim scenes on a remote executor's workers: the script travels as bytes, the scene video
+comes back as bytes.
 
 No shared filesystem is assumed. Each task carries the script's bytes and its file name; on
-the worker it is written into a private directory (inside the worker's Dask directory, which
-Dask removes even if the worker is killed), manim renders the scene there, and the video's
-bytes are returned. Audio files never travel: the scenes are assembled (held frames, one audio
-track) on this machine. A script that reads other files next to it (images, SVGs, modules)
-needs them at the same place on every worker.
+the worker it is written into a private directory (where the executor's engine removes it even
+if the worker is killed), manim renders the scene there, and the video's bytes are returned.
+Audio files never travel: the scenes are assembled (held frames, one audio track) on this
+machine. A script that reads other files next to it (images, SVGs, modules) needs them at the
+same place on every worker.
 
 The interpreter that runs manim is the worker's own, unless ``options["python"]`` names one
 (then it must exist on every worker). Retries follow the local rules: a manim process killed
 by a signal it did not get from us is retried in the worker up to ``job.retries`` times; a
-worker that dies is Dask's to reschedule (see :mod:`impls.runtime.dask`), and a scene whose
-workers kept dying fails with :class:`~impls.errors.SceneWorkerLost`.
+worker that dies is its engine's to reschedule, and a scene whose workers kept dying fails with
+:class:`~impls.errors.SceneWorkerLost`.
 """
 
 from __future__ import annotations
@@ -24,23 +25,22 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, as_completed
 from pathlib import Path
 
-from impls.runtime.dask import worker_directory
 from impls.errors import SceneWorkerLost
-from impls.runtime.local import pool_opener
-from impls.manim import cli, pool
-from impls.model.protocol import RenderJob
+from impls.manim.cli import ManimProcesses, SceneTask
+from impls.manim.pool import Outcome, attempt
+from impls.runtime.executor import Executor, worker_scratch
 
 
 def render_shipped(
     index: int,
-    task: cli.SceneTask,
+    task: SceneTask,
     retries: int,
     script_name: str,
     script: bytes,
     own_python: bool,
-) -> pool.Outcome:
+) -> Outcome:
     """On a worker: write the script into a private directory and render ``task`` from it."""
-    root = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=worker_directory()))
+    root = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=worker_scratch()))
     try:
         copy = root / script_name
         copy.write_bytes(script)
@@ -51,7 +51,7 @@ def render_shipped(
             work_root=str(root),
             python=sys.executable if own_python else task.python,
         )
-        outcome = pool.attempt(index, here, retries)
+        outcome = attempt(index, here, retries, ManimProcesses())
         outcome.task = task  # as the client knows it (its paths, its interpreter)
         return outcome
     finally:
@@ -59,37 +59,35 @@ def render_shipped(
 
 
 def run_tasks(
-    job: RenderJob, tasks: Sequence[cli.SceneTask], workers: int, own_python: bool
-) -> Iterator[pool.Outcome]:
-    """Run ``tasks`` on the job's Dask cluster, yielding outcomes as they finish.
+    executor: Executor, tasks: Sequence[SceneTask], retries: int, own_python: bool
+) -> Iterator[Outcome]:
+    """Run ``tasks`` on ``executor``'s workers, yielding outcomes as they finish.
 
     Each video is written to its task's ``dest`` here. Leaving early (an exception, Ctrl-C,
-    closing the iterator) kills the workers of a private cluster.
+    closing the iterator) kills the pool.
     """
     if not tasks:
         return
     script = Path(tasks[0].script)
     data = script.read_bytes()
-    engine = pool_opener(job, workers)()
+    pool = executor.open()
     finished = False
     try:
-        futures: dict[Future[pool.Outcome], int] = {}
+        futures: dict[Future[Outcome], int] = {}
         for index, task in enumerate(tasks):
-            future = engine.submit(
-                render_shipped, index, task, job.retries, script.name, data, own_python
-            )
+            future = pool.submit(render_shipped, index, task, retries, script.name, data, own_python)
             futures[future] = index
         for future in as_completed(futures):
             index = futures[future]
             task = tasks[index]
             error = future.exception()
             if error is not None:
-                if not engine.is_worker_loss(error):
+                if not pool.is_worker_loss(error):
                     raise error
-                yield pool.Outcome(
+                yield Outcome(
                     index,
                     task,
-                    error=SceneWorkerLost(task.label, f"worker process lost ({engine.loss_detail()})"),
+                    error=SceneWorkerLost(task.label, f"worker process lost ({pool.loss_detail()})"),
                 )
                 continue
             outcome = future.result()
@@ -101,6 +99,6 @@ def run_tasks(
         finished = True
     finally:
         if finished:
-            engine.close()
+            pool.close()
         else:
-            engine.kill()
+            pool.kill()

@@ -2,90 +2,49 @@
 
 Each scene renders in its own process with its own media directory (manim's partial-movie and
 Tex directories are not safe to share), under a per-scene timeout (``job.timeout``, default
-10 minutes). Scenes with narration longer than their video hold their last frame; the scene
-videos are joined without re-encoding and the audio track is built and muxed once
-(:mod:`impls.manim.assemble`).
+10 minutes). On an executor whose workers run here, the processes are started from threads of
+this process; on a remote one (Dask) each scene renders on a worker: the script travels as
+bytes and the scene video comes back as bytes (:mod:`impls.manim.remote`). The assembly
+happens here either way.
 
 Options (``job.options``): ``partial`` (default False): write the scenes that rendered even if
 others failed, listing the failures in ``result.failures``; ``python``: the interpreter whose
-manim runs the scenes (default: this one; on Dask, each worker's own).
-
-With ``executor="dask"`` each scene renders on a Dask worker: the script travels as bytes and
-the scene video comes back as bytes (:mod:`impls.manim.remote`); the assembly happens here.
+manim runs the scenes (default: this one; on a remote executor, each worker's own).
 """
 
 from __future__ import annotations
 
-import importlib.util
-import time
 from pathlib import Path
 
-from impls.ffmpeg.files import scratch_dir
-from impls.errors import SceneFailed
-from impls.manim import cli, pool, remote
-from impls.manim.assemble import SceneClip, clip_from_files, hold
-from impls.manim.preflight import COMMON_OPTIONS, ManimPlan, local_only, prepare_manim_job
-from impls.model.protocol import ManimSource, RenderJob, RenderResult, Source
+from impls.manim.assemble import clip_from_files
+from impls.manim.preflight import ManimOptions
+from impls.manim.render import ManimRenderer, SceneRun
 
 
-class ManimScenesRenderer:
-    """Scenes in parallel, one manim subprocess each."""
+def render_each_scene(run: SceneRun[ManimOptions], workers: int) -> None:
+    """Every scene in a manim process of its own, ``workers`` at a time."""
+    scenes = run.plan.scenes
+    tasks = [run.task(scene, f"scene-{index:04d}.mp4") for index, scene in enumerate(scenes)]
+    with run.stage("render"):
+        for outcome in run.run_tasks(tasks, workers):
+            if outcome.error is not None:
+                run.fail(outcome.index, outcome.error)
+                continue
+            assert outcome.video is not None and outcome.video.path is not None
+            run.add(outcome.index, clip_from_files(outcome.task.scene, [Path(outcome.video.path)]))
+    run.info.update(workers=workers, executor=run.job.executor)
 
+
+class Scenes:
     name = "manim-scenes"
-    options = COMMON_OPTIONS
-    #: Executors this renderer runs its scenes on.
-    executors: tuple[str, ...] = ("local", "dask")
+    options = ManimOptions
+    remote = True
 
-    def supports(self, source: Source) -> bool:
-        return isinstance(source, ManimSource) and self.unavailable_reason() is None
-
-    def unavailable_reason(self) -> str | None:
-        """Why this renderer cannot run here (``None`` when it can), for a harness to skip with."""
-        if importlib.util.find_spec("manim") is None:
-            return f"manim is not installed: {cli.MANIM_HINT}"
+    def unavailable_reason(self, python: str) -> str | None:
         return None
 
-    def executor_reason(self, executor: str) -> str | None:
-        """Why ``executor`` cannot run this renderer (None: it can)."""
-        return None if executor in self.executors else local_only(self.name, executor)
+    def render_scenes(self, run: SceneRun[ManimOptions]) -> None:
+        render_each_scene(run, run.plan.workers)
 
-    def workers(self, plan: ManimPlan) -> int:
-        return plan.workers
 
-    def render(self, job: RenderJob) -> RenderResult:
-        started = time.perf_counter()
-        plan = prepare_manim_job(job, self.options, self.executor_reason)
-        progress = pool.report_progress(job)
-        try:
-            with scratch_dir("renderbench-manim-") as work:
-                tasks = [
-                    plan.task(scene, work / f"scene-{index:04d}.mp4", work)
-                    for index, scene in enumerate(plan.scenes)
-                ]
-                clips: dict[int, SceneClip] = {}
-                failures: dict[int, SceneFailed] = {}
-                retries = 0
-                render_started = time.perf_counter()
-                if job.executor == "dask":
-                    own_python = not job.options.get("python")
-                    outcomes = remote.run_tasks(job, tasks, self.workers(plan), own_python)
-                else:
-                    outcomes = pool.run_tasks(tasks, self.workers(plan), plan.run_id, job.retries)
-                for outcome in outcomes:
-                    retries += outcome.retries
-                    if outcome.video is None:
-                        assert outcome.error is not None
-                        failures[outcome.index] = outcome.error
-                        continue
-                    assert outcome.video.path is not None
-                    clip = clip_from_files(outcome.task.scene, [Path(outcome.video.path)])
-                    clips[outcome.index] = hold(clip, plan, job.encoder, work, str(outcome.index))
-                    progress(clip.frames + (clip.held or 0))
-                stages = {"render": time.perf_counter() - render_started}
-                return pool.finish(
-                    job, plan, self.name, started, clips, failures, work,
-                    stages=stages, retries=retries,
-                    info={"workers": self.workers(plan), "executor": job.executor},
-                )  # fmt: skip
-        finally:
-            cli.forget_run(plan.run_id)
+renderer = ManimRenderer(Scenes())

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from impls.errors import InvalidJob, InvalidSource
+from impls.runtime.executor import executor_names
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
@@ -275,8 +276,8 @@ class RenderJob:
     encoder: EncoderSpec = field(default_factory=EncoderSpec)
     fps: Fraction | None = None  # override the clip's fps (kept exact, e.g. 30000/1001)
     audio: bool = True
-    executor: str = "local"  # "local" (process pool) or "dask"
-    dask_address: str | None = None  # None with executor="dask": start a LocalCluster
+    executor: str = "local"  # a registered executor's name (impls.runtime.executor)
+    dask_address: str | None = None  # a running Dask scheduler; None: the executor starts one
     timeout: float | None = None  # seconds per unit of work (frame batch, chunk, scene)
     retries: int = 1  # transient failures (lost worker) retried per unit; user errors never
     fallback: bool = False  # re-render with the baseline after a failure
@@ -293,8 +294,9 @@ class RenderJob:
             raise InvalidJob(f"workers must be an integer >= 1 (or None for all cores), got {self.workers!r}")
         if self.fps is not None:
             object.__setattr__(self, "fps", exact_fps(self.fps))
-        if self.executor not in {"local", "dask"}:
-            raise InvalidJob(f"executor must be 'local' or 'dask', got {self.executor!r}")
+        if self.executor not in executor_names():
+            known = " or ".join(repr(name) for name in executor_names())
+            raise InvalidJob(f"executor must be {known}, got {self.executor!r}")
         if self.timeout is not None and not self.timeout > 0:
             raise InvalidJob(f"timeout must be > 0 seconds, got {self.timeout!r}")
         if self.retries < 0:

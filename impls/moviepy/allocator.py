@@ -4,9 +4,8 @@ MoviePy computes each frame through several frame-sized NumPy arrays (a 1080p RG
 float64 is 50 MB). glibc serves an allocation above its mmap threshold (dynamic, never above
 32 MiB) with a fresh ``mmap`` and returns freed memory at the top of its heap above its trim
 threshold, so every frame faults the pages of its arrays in again, and the kernel zeroes each
-one. Measured on the 1080p slideshow (60 frames in one process): ~16 000 page faults and
-0.04 s of kernel time per frame, 15 % of the frame's CPU time; with the thresholds below,
-about none, and the same peak RSS (the same arrays exist at once; they are only reused).
+one. With the thresholds below those page faults are gone, at the same peak RSS (the same
+arrays exist at once; they are only reused); the README has the measurements.
 
 Set in each worker process by :func:`tune`, at run time: it works in a local pool's workers,
 in a Dask worker started by anyone, and whatever the start method. The baseline (MoviePy
@@ -36,7 +35,7 @@ def tune() -> bool:
 
     False where the C library is not glibc (musl, macOS). Values from the environment
     (``MALLOC_TRIM_THRESHOLD_``) are overridden: a Dask nanny sets that one to 64 KiB for
-    every worker it starts, which made slideshow frames cost 45 % more CPU.
+    every worker it starts, which makes every frame-sized array a fresh mapping again.
     """
     global _tuned
     if _tuned is not None:

@@ -15,7 +15,8 @@ from impls.model.protocol import EncoderSpec
 if TYPE_CHECKING:
     from moviepy import VideoClip
 
-AUDIO_FPS = 44100
+#: The rate MoviePy's ``write_videofile`` encodes a clip's audio at (its default ``audio_fps``).
+MOVIEPY_AUDIO_RATE = 44100
 AUDIO_NBYTES = 4
 AUDIO_BUFSIZE = 2000
 
@@ -44,7 +45,7 @@ def write_clip_audio(clip: VideoClip, workdir: Path, encoder: EncoderSpec) -> Pa
     path = Path(workdir) / f"audio.{audio_extension(encoder.audio_codec)}"
     clip.audio.write_audiofile(
         str(path),
-        AUDIO_FPS,
+        MOVIEPY_AUDIO_RATE,
         AUDIO_NBYTES,
         AUDIO_BUFSIZE,
         encoder.audio_codec,

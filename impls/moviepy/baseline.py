@@ -13,6 +13,7 @@ from typing import Any
 
 from impls.ffmpeg.files import atomic_output, scratch_dir
 from impls.ffmpeg.tools import ffmpeg_binary
+from impls.model.options import Options
 from impls.moviepy.audio import audio_extension
 from impls.errors import InvalidJob, RenderFailed
 from impls.moviepy.preflight import prepare_clip_job
@@ -46,6 +47,7 @@ class BaselineRenderer:
     """MoviePy ``write_videofile`` in this process."""
 
     name = "baseline"
+    options = Options  # none: MoviePy as it is
 
     def supports(self, source: Source) -> bool:
         return isinstance(source, ClipSource)
@@ -53,6 +55,7 @@ class BaselineRenderer:
     def render(self, job: RenderJob) -> RenderResult:
         if not isinstance(job.source, ClipSource):
             raise InvalidJob("baseline renders MoviePy clips (ClipSource) only")
+        self.options.from_mapping(self.name, job.options)
         spec = job.encoder
         if spec.codec in {"libx264", "h264_nvenc"} and spec.pix_fmt != "yuv420p":
             # MoviePy 2.2 appends `-pix_fmt yuva420p` for these codecs, which ffmpeg turns into

@@ -12,19 +12,19 @@ Options (``job.options``):
 - ``chunks``: number of segments. Default ``3 * workers`` (so a slow chunk does not leave the
   other cores idle at the end), with at least 40 frames per chunk, but never fewer chunks than
   workers. Short chunks cost quality at the same crf: the encoder cannot look past a chunk's
-  end (x264 medium looks 40 frames ahead) and each chunk starts on a keyframe. Measured with
-  libx264 medium crf 23, PSNR against the source frames versus one whole encode: 60-frame
-  chunks -0.03 dB, 30 -0.24 dB, 20 -0.46 dB, 15 -0.58 dB (320x180 slideshow, 120 frames).
+  end (x264 medium looks 40 frames ahead) and each chunk starts on a keyframe (the README has
+  the measured loss).
 - ``shared_dir``: a directory that every worker and this process see at the same path (NFS,
   a cluster filesystem). Workers write their segments there and this process reads them from
-  there; a private subdirectory is made for the render and removed after it. Without it a
-  local pool writes into the render's scratch directory, and on Dask no shared filesystem is
-  assumed: each task returns its segment's bytes (encoded in a private directory of its
-  worker), which are written to the scratch directory here and joined there.
+  there; a private subdirectory is made for the render and removed after it. Without it,
+  workers that share this process's filesystem write into the render's scratch directory;
+  others (Dask: no shared filesystem is assumed) return each segment's bytes (encoded in a
+  private directory of their worker), which are written to the scratch directory here.
+- ``start_method``: see :class:`~impls.moviepy.shell.ClipOptions`.
 
-On Dask every worker builds the clip from the :class:`~impls.model.protocol.ClipSource` factory
-itself, so the factory's module (and whatever files it reads) must be importable (readable) on
-every worker machine.
+Workers on other machines build the clip from the :class:`~impls.model.protocol.ClipSource`
+factory themselves, so the factory's module (and whatever files it reads) must be importable
+(readable) on every one of them.
 """
 
 from __future__ import annotations
@@ -35,14 +35,14 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from impls.errors import RenderFailed
 from impls.ffmpeg.operations import concat
-from impls.runtime.dispatch import Task
-from impls.errors import InvalidJob, RenderFailed
-from impls.moviepy.worker import Segment, render_segment
-from impls.moviepy.shell import ClipRender, int_option, render_clip, supports_clip
+from impls.model.options import directory, integer
 from impls.model.protocol import RenderJob, RenderResult, Source
+from impls.moviepy.shell import ClipOptions, ClipRender, render_clip, supports_clip
+from impls.moviepy.worker import Segment, render_segment
+from impls.runtime.dispatch import Task
 
 CHUNKS_PER_WORKER = 3
 MIN_CHUNK_FRAMES = 40
@@ -53,25 +53,66 @@ def default_chunks(frames: int, workers: int) -> int:
     return max(1, min(frames, max(workers, wanted)))
 
 
-def _options(job: RenderJob, workers: int) -> dict[str, Any]:
-    shared = job.options.get("shared_dir")
-    if shared is not None and not Path(shared).is_dir():
-        raise InvalidJob(
-            f"option 'shared_dir' must be an existing directory that every worker sees, "
-            f"got {shared!r}"
-        )
-    return {
-        "chunks": int_option(job.options, "chunks", 0, low=0),
-        "shared_dir": None if shared is None else str(shared),
-    }
+@dataclasses.dataclass(frozen=True)
+class ChunkOptions(ClipOptions):
+    chunks: int | None = integer(low=0)  # 0 or None: default_chunks
+    shared_dir: str | None = directory()
+
+
+class ChunkRenderer:
+    """Contiguous frame ranges encoded in parallel, joined without re-encoding."""
+
+    name = "chunk"
+    options = ChunkOptions
+
+    def supports(self, source: Source) -> bool:
+        return supports_clip(source)
+
+    def render(self, job: RenderJob) -> RenderResult:
+        return render_clip(job, self)
+
+    def prepare(self, render: ClipRender[ChunkOptions]) -> None:
+        """Nothing here needs the clip."""
+
+    def write_video(self, render: ClipRender[ChunkOptions], video: Path) -> None:
+        frames = render.timeline.frames
+        ranges = render.timeline.split(render.options.chunks or default_chunks(frames, render.workers))
+        render.info["chunks"] = len(ranges)
+        suffix = render.job.output.suffix
+        with _segment_dir(render) as (directory, target):
+
+            def tasks() -> Iterator[Task[Segment]]:
+                for number, part in enumerate(ranges):
+                    label = f"chunk {number} (frames {part.start}..{part.stop - 1})"
+                    args = (
+                        render.source, part, render.job.encoder, render.timeline.rate, target,
+                        suffix,
+                    )  # fmt: skip
+                    yield Task(label, render_segment, args, frames=len(part))
+
+            segments: dict[int, Segment] = {}
+            with render.stage("frames"), render.dispatcher(2 * render.workers) as dispatch:
+                for task, segment in dispatch.run(tasks()):
+                    expected = task.args[1]
+                    if segment.frames != len(expected):
+                        raise RenderFailed(
+                            f"{task.label}: the segment has {segment.frames} frames, expected "
+                            f"{len(expected)}"
+                        )
+                    segments[segment.start] = _kept(segment, directory, suffix)
+            paths = [Path(str(segments[start].path)) for start in sorted(segments)]
+            with render.stage("concat"):
+                concat(paths, video, render.scratch)
+            for path in paths:  # disk back before the mux
+                path.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
-def _segment_dir(render: ClipRender) -> Iterator[tuple[Path, str | None]]:
+def _segment_dir(render: ClipRender[ChunkOptions]) -> Iterator[tuple[Path, str | None]]:
     """Where segments are joined, and the directory workers write to (None: they send bytes)."""
     directory = render.scratch / "segments"
     directory.mkdir()
-    shared = render.info["shared_dir"]
+    shared = render.options.shared_dir
     if shared is not None:
         own = Path(tempfile.mkdtemp(prefix="renderbench-chunk-", dir=shared))
         render.info["segments"] = "shared_dir"
@@ -79,46 +120,12 @@ def _segment_dir(render: ClipRender) -> Iterator[tuple[Path, str | None]]:
             yield own, str(own)
         finally:
             shutil.rmtree(own, ignore_errors=True)
-    elif render.job.executor == "dask":
+    elif not render.executor.capabilities.shares_filesystem:
         render.info["segments"] = "bytes"
         yield directory, None
     else:
         render.info["segments"] = "scratch"
         yield directory, str(directory)
-
-
-def _pipeline(render: ClipRender, video: Path) -> None:
-    frames = render.timeline.frames
-    chunks = render.info["chunks"] or default_chunks(frames, render.workers)
-    ranges = render.timeline.split(chunks)
-    render.info["chunks"] = len(ranges)
-    suffix = render.job.output.suffix
-    with _segment_dir(render) as (directory, target):
-
-        def tasks() -> Iterator[Task[Segment]]:
-            for number, part in enumerate(ranges):
-                label = f"chunk {number} (frames {part.start}..{part.stop - 1})"
-                args = (
-                    render.source, part, render.job.encoder, render.timeline.rate, target,
-                    suffix,
-                )  # fmt: skip
-                yield Task(label, render_segment, args, frames=len(part))
-
-        segments: dict[int, Segment] = {}
-        with render.stage("frames"), render.dispatcher(2 * render.workers) as dispatch:
-            for task, segment in dispatch.run(tasks()):
-                expected = task.args[1]
-                if segment.frames != len(expected):
-                    raise RenderFailed(
-                        f"{task.label}: the segment has {segment.frames} frames, expected "
-                        f"{len(expected)}"
-                    )
-                segments[segment.start] = _kept(segment, directory, suffix)
-        paths = [Path(str(segments[start].path)) for start in sorted(segments)]
-        with render.stage("concat"):
-            concat(paths, video, render.scratch)
-        for path in paths:  # disk back before the mux
-            path.unlink(missing_ok=True)
 
 
 def _kept(segment: Segment, directory: Path, suffix: str) -> Segment:
@@ -128,15 +135,3 @@ def _kept(segment: Segment, directory: Path, suffix: str) -> Segment:
     path = directory / f"segment-{segment.start:08d}{suffix}"
     path.write_bytes(segment.data)
     return dataclasses.replace(segment, path=str(path), data=None)
-
-
-class ChunkRenderer:
-    """Contiguous frame ranges encoded in parallel, joined without re-encoding."""
-
-    name = "chunk"
-
-    def supports(self, source: Source) -> bool:
-        return supports_clip(source)
-
-    def render(self, job: RenderJob) -> RenderResult:
-        return render_clip(job, self.name, _pipeline, check=_options)

@@ -3,8 +3,9 @@
 MoviePy's ``ColorClip`` stores its colour as a full image (``np.tile``), and it makes many of
 them: every ``CompositeVideoClip`` builds one as its background (RGBA int64 when the composite
 is transparent: 66 MB at 1080p, plus a float64 mask of 16.6 MB), its mask composite another,
-and ``with_mask()`` one per clip without a mask. Once the 1080p slideshow workload is built, a
-process holds ~550 MB of such constant images out of ~620 MB, and each worker would hold a copy.
+and ``with_mask()`` one per clip without a mask. Such constant images are most of what a
+process holds once the 1080p slideshow workload is built (the README has the figures), and
+each worker would hold a copy.
 
 Inside :func:`lean_color_clips`, a new ColorClip is built by MoviePy at one pixel (so MoviePy
 validates the colour and picks the dtype) and then widened to its size as a read-only

@@ -6,39 +6,18 @@ Bad input gets an early error naming the problem, and nothing is started, writte
 from __future__ import annotations
 
 import contextlib
-import os
 from typing import TYPE_CHECKING
 
-from impls.ffmpeg.files import check_output_path
-from impls.ffmpeg.tools import check_container, check_encoder, check_tools, use_for_moviepy
-from impls.moviepy.audio import AUDIO_FPS
-from impls.moviepy.color_clips import lean_color_clips
 from impls.errors import InvalidJob
+from impls.ffmpeg.tools import check_container, check_ready, use_for_moviepy
 from impls.model.protocol import ClipSource, RenderJob
-from impls.moviepy.readers import guarded
 from impls.model.timeline import Timeline
+from impls.moviepy.audio import MOVIEPY_AUDIO_RATE
+from impls.moviepy.color_clips import lean_color_clips
+from impls.moviepy.readers import guarded
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (affinity-aware), the default worker count."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not Linux
-        return max(1, os.cpu_count() or 1)
-
-
-def resolve_workers(job: RenderJob) -> int:
-    return job.workers if job.workers is not None else usable_cores()
-
-
-def check_job(job: RenderJob) -> None:
-    """Checks that need no clip: tools, output location, encoder."""
-    check_tools()
-    check_output_path(job.output)
-    check_encoder(job.encoder)
 
 
 def prepare_clip_job(job: RenderJob, *, lean: bool = False) -> tuple[VideoClip, Timeline]:
@@ -54,7 +33,7 @@ def prepare_clip_job(job: RenderJob, *, lean: bool = False) -> tuple[VideoClip, 
     """
     if not isinstance(job.source, ClipSource):
         raise InvalidJob(f"{type(job.source).__name__} is not a MoviePy ClipSource")
-    check_job(job)
+    check_ready(job.output, job.encoder)
     use_for_moviepy()
     with lean_color_clips() if lean else contextlib.nullcontext(), guarded() if lean else (
         contextlib.nullcontext()
@@ -65,7 +44,7 @@ def prepare_clip_job(job: RenderJob, *, lean: bool = False) -> tuple[VideoClip, 
         width, height = clip.size
         job.encoder.check_size(int(width), int(height))
         audio = job.audio and clip.audio is not None
-        check_container(job.encoder, job.output, audio_rate=AUDIO_FPS if audio else None)
+        check_container(job.encoder, job.output, audio_rate=MOVIEPY_AUDIO_RATE if audio else None)
         set_total = getattr(job.progress, "set_total", None)
         if callable(set_total):
             set_total(timeline.frames)

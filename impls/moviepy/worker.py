@@ -1,9 +1,11 @@
 """The worker side of the parallel MoviePy renderers: frames by integer index.
 
 Tasks carry a small picklable :class:`FrameSource`, never a clip. Each worker process builds the
-clip from the source's factory on its first task and keeps it for the rest of the render
-(:func:`clip_for`), so the factory runs once per process, whatever the start method (``spawn``,
-``forkserver``, a Dask worker).
+clip from the source's :class:`ClipRecipe` on its first task and keeps it for the rest of the
+render (:func:`clip_for`), so the recipe runs once per process, whatever the start method
+(``spawn``, ``forkserver``, a Dask worker). A recipe is anything that builds the clip in a
+worker and names the render with a token: :class:`FactoryClip` calls a :class:`ClipSource`'s
+factory; another kind of recipe needs only those two members.
 
 Frames come from :mod:`impls.model.timeline` only (same times and conversion as MoviePy's
 ``iter_frames``); the clip's mask is computed only when the encoder keeps alpha. An exception in
@@ -25,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
@@ -39,6 +41,7 @@ from impls.errors import FrameFailed, RenderbenchError, RenderFailed, SourceRead
 from impls.moviepy.readers import guarded
 from impls.model.protocol import ClipSource, EncoderSpec
 from impls.model.timeline import Timeline, frame_rgb, frame_rgba
+from impls.runtime.executor import worker_scratch
 
 if TYPE_CHECKING:
     from multiprocessing.shared_memory import SharedMemory
@@ -50,24 +53,46 @@ Frame = np.ndarray[Any, np.dtype[np.uint8]]
 #: Image formats the ``disk`` renderer writes: suffix per format.
 IMAGE_SUFFIX = {"ppm": "ppm", "pam": "pam", "png": "png", "jpeg": "jpg"}
 
+#: Imported once by a forkserver, so each worker forked from it starts with them loaded
+#: (MoviePy alone takes a good part of a second to import).
+WORKER_MODULES = ("numpy", "moviepy", __name__)
+
 #: Clips kept per process: one render at a time normally; two so that a process shared by two
 #: renders (a Dask worker) does not rebuild on every alternate task.
 _CACHE_SIZE = 2
 
 
+class ClipRecipe(Protocol):
+    """What a worker builds its clip from, once per process and render."""
+
+    @property
+    def token(self) -> str:
+        """Unique per render: keys the worker's clip cache (:func:`forget_clip`)."""
+        ...
+
+    def build(self) -> VideoClip: ...
+
+
+@dataclass(frozen=True)
+class FactoryClip:
+    """The clip of a :class:`ClipSource`: the worker calls its factory."""
+
+    source: ClipSource
+    token: str
+
+    def build(self) -> VideoClip:
+        return self.source.load()
+
+
 @dataclass(frozen=True)
 class FrameSource:
-    """What a worker needs to compute frames: the clip's recipe and how frames are read.
+    """What a worker needs to compute frames: the clip's recipe and how frames are read."""
 
-    ``token`` is unique per render; it keys the per-process clip cache.
-    """
-
-    clip: ClipSource
+    recipe: ClipRecipe
     fps: Fraction | None
     alpha: bool
     width: int
     height: int
-    token: str
 
     @property
     def channels(self) -> int:
@@ -103,17 +128,18 @@ def _task(what: str) -> Iterator[None]:
 
 def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
     """This process's clip for ``source``, built from the factory on first use."""
-    cached = _clips.get(source.token)
+    token = source.recipe.token
+    cached = _clips.get(token)
     if cached is not None:
-        _clips.move_to_end(source.token)
+        _clips.move_to_end(token)
         return cached
     allocator.tune()  # only worker processes get here; see impls.moviepy.allocator
     use_for_moviepy()
-    # Constant images as one pixel each (impls.moviepy.color_clips); readers checked (impls.moviepy.readers).
+    # Constant images as one pixel each (color_clips); readers checked (readers).
     with lean_color_clips(), guarded():
-        clip = source.clip.load()
+        clip = source.recipe.build()
     timeline = Timeline.for_clip(clip, source.fps)
-    _clips[source.token] = (clip, timeline)
+    _clips[token] = (clip, timeline)
     while len(_clips) > _CACHE_SIZE:
         _, (old, _) = _clips.popitem(last=False)
         with contextlib.suppress(Exception):
@@ -122,7 +148,7 @@ def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
 
 
 def forget_clip(token: str) -> None:
-    """Drop this process's clip of the render ``token`` (a long-lived Dask worker's memory)."""
+    """Drop this process's clip of the render ``token`` (a worker that outlives the render)."""
     cached = _clips.pop(token, None)
     if cached is not None:
         with contextlib.suppress(Exception):
@@ -138,7 +164,7 @@ def frame(source: FrameSource, index: int) -> Frame:
             image = frame_rgba(clip, t) if source.alpha else frame_rgb(clip, t)
     except SourceReadFailed as exc:
         # A reader of this clip is dead: the retry builds the clip, and its readers, anew.
-        forget_clip(source.token)
+        forget_clip(source.recipe.token)
         raise exc.during(f"frame {index} (t={float(t):.6f}s) in worker pid {os.getpid()}") from None
     except Exception as exc:
         raise FrameFailed(
@@ -264,14 +290,12 @@ def render_segment(
     ``None`` it is written to a private temporary directory and returned as bytes (no shared
     filesystem). Every attempt writes a new file: the ffmpeg of an attempt whose worker was
     killed may still be finishing its own. The frame count is read back here, in parallel.
-    On a Dask worker the private directory lies in the worker's own directory, which Dask
-    removes even when the worker is killed.
+    The private directory lies where the executor's engine removes it even when the worker is
+    killed (:func:`~impls.runtime.executor.worker_scratch`).
     """
     private = None
     if directory is None:
-        from impls.runtime.dask import worker_directory
-
-        private = Path(tempfile.mkdtemp(prefix="renderbench-seg-", dir=worker_directory()))
+        private = Path(tempfile.mkdtemp(prefix="renderbench-seg-", dir=worker_scratch()))
     name = f"segment-{indices.start:08d}-{uuid.uuid4().hex[:8]}{suffix}"
     target = Path(directory if directory is not None else str(private)) / name
     path = str(target) if directory is not None else None

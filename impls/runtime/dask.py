@@ -17,21 +17,27 @@ Tasks go through ``Client.get_executor()`` (the ``concurrent.futures`` API), so 
 that drives the local process pool drives Dask unchanged: same tasks, same errors, same
 timeouts (counted, as for the local pool, from the estimated start of a task).
 
+Dask workers may run on other machines, and a private cluster stands for one: renderers assume
+no shared memory nor filesystem (a task's inputs travel with it, its outputs come back as
+bytes). See :attr:`DaskExecutor.capabilities`.
+
 A lost worker: Dask's scheduler reschedules the tasks that were assigned to a worker that
 died (the nanny of a ``LocalCluster`` starts a replacement worker) and gives up on a task once
 workers died under it more than ``allowed-failures`` times, failing it with ``KilledWorker``.
 For a cluster renderbench starts, ``allowed-failures`` is ``job.retries``, so a task is tried
 at most ``retries + 1`` times, as with the local pool; unlike the local pool, the other tasks
 are not disturbed. A ``KilledWorker`` is final: the dispatcher raises :class:`WorkerLost`
-without retrying again (the pool says so with ``reschedules_lost_work``). A running cluster
+without retrying again (the capabilities say so: ``reschedules_lost_work``). A running cluster
 keeps its own ``allowed-failures`` (Dask's default is 3), which ``job.retries`` does not
 change. Note that Dask counts every task *assigned* to the dying worker, not only the running
-one. Tasks that were rescheduled and then succeeded appear in :meth:`DaskPools.summary`.
+one. Tasks that were rescheduled and then succeeded appear in :meth:`DaskExecutor.report`.
 
 On a failure (a task error, a timeout, Ctrl-C) the pool of a private cluster kills every
 worker process and its children (a chunk's ffmpeg, a scene's manim) at once. On a running
 cluster a task that already started cannot be stopped from the client: it runs to its end
-(a Manim scene still stops at its own timeout) and its result is dropped.
+(a Manim scene still stops at its own timeout) and its result is dropped. The workers of a
+running cluster outlive the render: each pool runs the render's forget call on every worker
+when it closes (a private cluster's workers end with it).
 """
 
 from __future__ import annotations
@@ -48,15 +54,13 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from dataclasses import replace
 from functools import partial
-from typing import TYPE_CHECKING, Any, TypeVar
-
-import psutil
+from typing import Any, TypeVar
 
 from impls.errors import InvalidJob, RenderFailed
-
-if TYPE_CHECKING:
-    from impls.model.protocol import RenderJob
+from impls.runtime.executor import Capabilities, Forgetting, Killing, Report, Settings
+from impls.runtime.processes import kill_all, trees
 
 R = TypeVar("R")
 
@@ -72,19 +76,6 @@ _ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 _QUIET = logging.ERROR
 
 _SPAWN_ENVIRON = "distributed.nanny.pre-spawn-environ"
-
-
-def check_dask(job: RenderJob) -> None:
-    """Refuse a Dask job that cannot start (no distributed, malformed address), early."""
-    if importlib.util.find_spec("distributed") is None:
-        raise InvalidJob(
-            f"executor='dask' needs dask.distributed, which is not installed: {DASK_EXTRA}"
-        )
-    address = job.dask_address
-    if address is not None and not _ADDRESS.match(address):
-        raise InvalidJob(
-            f"dask_address must be a scheduler address like tcp://host:8786, got {address!r}"
-        )
 
 
 def worker_directory() -> str | None:
@@ -110,29 +101,50 @@ def _saved_environ(spawn_environ: Any) -> dict[str, str | None]:
     return {name: os.environ.get(name) for name in names}
 
 
-def _forget_clips(tokens: list[str]) -> None:
-    """On a worker: drop the clips this render built (a running cluster outlives the render)."""
-    frames = sys.modules.get("impls.moviepy.worker")
-    if frames is not None:
-        for token in tokens:
-            frames.forget_clip(token)
+class DaskExecutor:
+    """The Dask pools of one render; remembers what they saw.
 
-
-class DaskPools:
-    """The pool opener of one render on Dask; remembers what its pools saw.
-
-    Each call opens a :class:`DaskPool`. :meth:`open_ahead` starts opening the first one in the
-    background (a cluster takes a second or more to start: that can overlap with this
-    process building the clip); :meth:`discard_unused` closes it if the render fails before
-    taking it. :meth:`summary` tells, after the render, where it ran and which tasks Dask
+    Each :meth:`open` opens a :class:`DaskPool`. :meth:`open_ahead` starts opening the first
+    one in the background (a cluster takes a second or more to start: that can overlap with
+    this process building the clip); :meth:`close` closes it if the render failed before
+    taking it. :meth:`report` tells, after the render, where it ran and which tasks Dask
     rescheduled because their worker died.
     """
 
-    def __init__(self, job: RenderJob, workers: int) -> None:
-        check_dask(job)
-        self.address = job.dask_address
-        self.workers = workers
-        self.allowed_failures = job.retries
+    name = "dask"
+    capabilities = Capabilities(
+        remote=True,
+        shares_memory=False,
+        shares_filesystem=False,
+        reschedules_lost_work=True,
+        opens_ahead=True,
+        forgets=Forgetting.BY_CALL,
+        kills=Killing.QUEUED_WORK,
+    )
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        if importlib.util.find_spec("distributed") is None:
+            return f"executor 'dask' needs dask.distributed, which is not installed: {DASK_EXTRA}"
+        return None
+
+    def __init__(self, settings: Settings) -> None:
+        missing = self.unavailable_reason()
+        if missing is not None:
+            raise InvalidJob(missing)
+        address = settings.address
+        if address is not None and not _ADDRESS.match(address):
+            raise InvalidJob(
+                f"dask_address must be a scheduler address like tcp://host:8786, got {address!r}"
+            )
+        if address is None:  # a private cluster: its workers end with it
+            self.capabilities = replace(
+                self.capabilities, forgets=Forgetting.WITH_PROCESSES, kills=Killing.PROCESS_TREES
+            )
+        self.address = address
+        self.workers = settings.workers
+        self.allowed_failures = settings.retries
+        self.forget = settings.forget
         self.scheduler: str | None = None
         self.lost_workers: list[str] = []
         self.rescheduled: list[str] = []
@@ -141,7 +153,7 @@ class DaskPools:
     def _open(self) -> DaskPool:
         return DaskPool(self.workers, self.address, self.allowed_failures, self)
 
-    def __call__(self) -> DaskPool:
+    def open(self) -> DaskPool:
         ahead, self._ahead = self._ahead, None
         if ahead is not None:
             return ahead.result()  # its error, if it failed
@@ -162,7 +174,7 @@ class DaskPools:
         threading.Thread(target=start, name="renderbench-dask-start", daemon=True).start()
         self._ahead = ahead
 
-    def discard_unused(self) -> None:
+    def close(self) -> None:
         """Close the pool opened ahead if nobody took it (the render failed before its tasks).
 
         A private cluster is waited for (it starts in seconds) so that no worker outlives the
@@ -177,13 +189,15 @@ class DaskPools:
         with contextlib.suppress(BaseException):  # its error is not the render's
             ahead.result().close()
 
-    def summary(self) -> dict[str, Any]:
-        return {
+    def report(self) -> Report:
+        summary = {
             "scheduler": self.scheduler,
             "cluster": "local" if self.address is None else "remote",
             "lost_workers": list(self.lost_workers),
             "rescheduled": list(self.rescheduled),
         }
+        lost = {f"task {key}": "worker lost; rescheduled by Dask" for key in self.rescheduled}
+        return Report(info={"dask": summary}, rescheduled=lost)
 
 
 def _close_unused(ahead: Future[DaskPool]) -> None:
@@ -194,15 +208,12 @@ def _close_unused(ahead: Future[DaskPool]) -> None:
 class DaskPool:
     """A Dask client (and, without an address, its private ``LocalCluster``) for one render."""
 
-    #: Dask reschedules a lost worker's tasks itself: a loss reported on a future is final.
-    reschedules_lost_work = True
-
     def __init__(
         self,
         workers: int,
         address: str | None,
         allowed_failures: int,
-        owner: DaskPools | None = None,
+        owner: DaskExecutor | None = None,
     ) -> None:
         import dask
         import distributed
@@ -216,7 +227,6 @@ class DaskPool:
         self._client: Any = None
         self._directory: str | None = None
         self._keys: set[str] = set()
-        self._tokens: set[str] = set()
         self._killed: list[BaseException] = []
         self._environ: dict[str, str | None] = {}
         self.workers = workers
@@ -230,22 +240,19 @@ class DaskPool:
                     # The scheduler's and nannies' own scratch dirs, removed with ours.
                     "temporary-directory": self._directory,
                     # Dask's default MALLOC_TRIM_THRESHOLD_=65536 makes glibc map and unmap
-                    # every frame-sized array: +45 % CPU per 1080p slideshow frame, measured.
-                    # None unsets it (impls.moviepy.allocator tunes the worker when it starts on
-                    # frames). A task runs on a thread, whose malloc arena maps a new heap
-                    # for each array too big for its current one, and unmaps it when freed: one
-                    # arena makes the task thread allocate from the main heap like a local
-                    # worker (measured on a 1080p slideshow render: 6.3 M page faults and
-                    # 24 s of kernel time in the workers, 0.13 M and 3 s with it).
+                    # every frame-sized array. None unsets it (impls.moviepy.allocator tunes
+                    # the worker when it starts on frames). A task runs on a thread, whose
+                    # malloc arena maps a new heap for each array too big for its current
+                    # one, and unmaps it when freed: one arena makes the task thread allocate
+                    # from the main heap like a local worker. (The README has the costs.)
                     f"{_SPAWN_ENVIRON}.MALLOC_TRIM_THRESHOLD_": None,
                     f"{_SPAWN_ENVIRON}.MALLOC_ARENA_MAX": "1",
                     # The worker's statistical profiler walks every thread's stack each 10 ms,
-                    # holding the GIL: 8-10 % of a slideshow frame's CPU, measured. Nobody
-                    # looks at a private cluster's profile (it has no dashboard).
+                    # holding the GIL, and nobody looks at a private cluster's profile (it has
+                    # no dashboard).
                     "distributed.worker.profile.enabled": False,
                     # The event loops' tick check (every 20 ms) and system monitor (every
-                    # 500 ms) cost an idle 2-worker cluster 0.10 CPU-s per second, 5 % of a
-                    # core for the whole render; at 1 s and 5 s, 0.04.
+                    # 500 ms) keep an idle cluster busy for the whole render.
                     "distributed.admin.tick.interval": "1s",
                     "distributed.admin.system-monitor.interval": "5s",
                 }
@@ -317,10 +324,6 @@ class DaskPool:
     def submit(self, fn: Callable[..., R], /, *args: Any) -> Future[R]:
         key = f"{getattr(fn, '__name__', 'task')}-{uuid.uuid4().hex}"
         self._keys.add(key)
-        for arg in args:  # the clip recipes this render's workers build and cache
-            token = getattr(arg, "token", None)
-            if isinstance(token, str):
-                self._tokens.add(token)
         inner = self.executor.submit(fn, *args, key=key)
         # The dispatcher estimates when a task started from future.running(), which Dask's
         # futures never report: this one is running from submission, like a local pool's
@@ -385,14 +388,15 @@ class DaskPool:
 
     def close(self) -> None:
         self._note_lost_work()
-        if self._cluster is None and self._client is not None and self._tokens:
-            # A running cluster keeps its workers: free the clips this render built there.
+        forget = self._owner.forget if self._owner is not None else None
+        if self._cluster is None and self._client is not None and forget is not None:
+            # A running cluster keeps its workers: each forgets what this render left in it.
             with contextlib.suppress(Exception):
-                self._client.run(_forget_clips, sorted(self._tokens))
+                self._client.run(forget)
         self._teardown()
 
     def kill(self) -> None:
-        doomed: list[psutil.Process] = []
+        pids: list[int] = []
         if self._cluster is not None:
             for nanny in list(self._cluster.workers.values()):
                 # Graceful for the nanny means: do not restart the worker we are about to kill.
@@ -400,16 +404,11 @@ class DaskPool:
                     nanny.close_gracefully(reason="renderbench: render failed")
                 pid = getattr(nanny, "pid", None)
                 if pid:
-                    with contextlib.suppress(psutil.Error):
-                        worker = psutil.Process(pid)
-                        doomed += worker.children(recursive=True)
-                        doomed.append(worker)
+                    pids.append(pid)
+        doomed = trees(pids)
         with contextlib.suppress(Exception):
             self.executor.shutdown(wait=False)  # cancels what has not run
-        for proc in doomed:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        psutil.wait_procs(doomed, timeout=5)
+        kill_all(doomed)
         self._teardown()
 
     def _teardown(self) -> None:

@@ -1,6 +1,7 @@
 """Submit, collect, retry, time out and tear down: the orchestration every parallel renderer uses.
 
-A :class:`Dispatcher` runs :class:`Task` s on a :class:`~impls.runtime.local.WorkerPool` and yields
+A :class:`Dispatcher` runs :class:`Task` s on the pools of an executor
+(:class:`~impls.runtime.executor.Executor`) and yields
 ``(task, value)`` pairs, either in submission order (``ordered=True``: ``pipe`` writes frames in
 order) or as they finish. At most ``window`` tasks are outstanding (submitted and not yet
 consumed): that bounds memory (``pipe``'s frames in flight) and keeps what a lost worker takes
@@ -9,16 +10,16 @@ down small.
 Failures:
 
 - a task whose worker died (the pool reports a worker loss) is resubmitted, with every other
-  unfinished task, to a fresh pool, at most ``job.retries`` times per task; then
+  unfinished task, to a fresh pool, at most ``retries`` times per task; then
   :class:`WorkerLost` names the tasks that were running and the dead worker's exit status.
-  ``retries`` counts the resubmissions (one per lost pool); ``failures`` records what was lost.
-  A pool whose engine reschedules lost work itself (``reschedules_lost_work``: Dask) reports
-  a loss only once it gave up: :class:`WorkerLost` at once.
+  ``retried`` counts the resubmissions (one per lost pool); ``failures`` records what was lost.
+  An executor whose engine reschedules lost work itself (its capabilities say so) reports a
+  loss only once it gave up: :class:`WorkerLost` at once.
 - a task whose source reader died (:class:`SourceReadFailed`: the worker already dropped its
   clip, so the next attempt opens fresh readers) is resubmitted alone, to the same pool, at
-  most ``job.retries`` times; then the error is raised, naming the file.
+  most ``retries`` times; then the error is raised, naming the file.
 - any other error raised by a task (user code, ffmpeg) is raised as it is, never retried.
-- a task running longer than ``job.timeout`` raises :class:`TaskTimeout`.
+- a task running longer than ``timeout`` seconds raises :class:`TaskTimeout`.
 
 Leaving the ``with`` block with an exception kills the pool (no worker survives); leaving it
 normally closes it.
@@ -33,8 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from impls.errors import RenderbenchError, RenderFailed, SourceReadFailed, TaskTimeout, WorkerLost
-from impls.runtime.local import PoolOpener, WorkerPool
-from impls.model.protocol import RenderJob
+from impls.runtime.executor import Executor, WorkerPool
 
 R = TypeVar("R")
 
@@ -63,13 +63,21 @@ class _Entry(Generic[R]):
 
 @dataclass
 class Dispatcher(Generic[R]):
-    """Runs tasks for one render; use as a context manager around :meth:`run`."""
+    """Runs tasks for one render; use as a context manager around :meth:`run`.
 
-    job: RenderJob
-    open_pool: PoolOpener
+    ``retries``: how often a task lost with its worker (or its source reader) is tried again;
+    ``timeout``: seconds a task may run; ``progress`` is called with each finished task's
+    frames. After the run, :attr:`retried` counts the resubmissions and :attr:`failures` says
+    what was lost.
+    """
+
+    executor: Executor
     window: int
     ordered: bool = False
-    retries: int = 0
+    retries: int = 1
+    timeout: float | None = None
+    progress: Callable[[int], None] | None = None
+    retried: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     _pool: WorkerPool | None = None
 
@@ -88,7 +96,7 @@ class Dispatcher(Generic[R]):
     @property
     def pool(self) -> WorkerPool:
         if self._pool is None:
-            self._pool = self.open_pool()
+            self._pool = self.executor.open()
         return self._pool
 
     def _submit(self, entry: _Entry[R]) -> None:
@@ -147,8 +155,8 @@ class Dispatcher(Generic[R]):
         # been running are those marked here (the pool does not say which worker ran what).
         self._mark_started(outstanding, finished, time.monotonic())
         poll = None
-        if self.job.timeout is not None:
-            poll = min(_MAX_POLL_S, self.job.timeout / 4)
+        if self.timeout is not None:
+            poll = min(_MAX_POLL_S, self.timeout / 4)
         done, _ = wait(running, timeout=poll, return_when=FIRST_COMPLETED)
         lost: list[_Entry[R]] = []
         for future in done:
@@ -156,30 +164,30 @@ class Dispatcher(Generic[R]):
             error = future.exception()
             if error is None:
                 finished[entry.seq] = future.result()
-                if self.job.progress is not None and entry.task.frames:
-                    self.job.progress(entry.task.frames)
+                if self.progress is not None and entry.task.frames:
+                    self.progress(entry.task.frames)
             elif self.pool.is_worker_loss(error):
                 lost.append(entry)
             elif isinstance(error, SourceReadFailed):
-                if entry.attempts > self.job.retries:
-                    tried = f"attempt {entry.attempts} of {self.job.retries + 1}"
+                if entry.attempts > self.retries:
+                    tried = f"attempt {entry.attempts} of {self.retries + 1}"
                     raise error.during(f"{error.where or entry.task.label}, {tried}")
                 self.failures[entry.task.label] = f"{error}; retried"
-                self.retries += 1
+                self.retried += 1
                 entry.attempts += 1
                 self._submit(entry)
             else:
                 raise self._task_error(entry, error)
-        if lost and self.pool.reschedules_lost_work:
-            # The engine (Dask) already reran these tasks as often as it was allowed to.
+        if lost and self.executor.capabilities.reschedules_lost_work:
+            # The engine already reran these tasks as often as it was allowed to.
             names = ", ".join(e.task.label for e in lost)
             raise WorkerLost(
                 f"worker process lost ({self.pool.loss_detail()}) while rendering {names}; "
-                f"retries={self.job.retries}"
+                f"retries={self.retries}"
             )
         if lost:
             self._recover(outstanding, finished)
-        elif self.job.timeout is not None:
+        elif self.timeout is not None:
             self._check_timeouts(outstanding, finished)
 
     @staticmethod
@@ -203,14 +211,14 @@ class Dispatcher(Generic[R]):
                 entry.started = now
 
     def _check_timeouts(self, outstanding: dict[int, _Entry[R]], finished: dict[int, R]) -> None:
-        assert self.job.timeout is not None
+        assert self.timeout is not None
         now = time.monotonic()
         self._mark_started(outstanding, finished, now)
         for entry in outstanding.values():
             if entry.started is not None and entry.seq not in finished:
-                if now - entry.started > self.job.timeout:
+                if now - entry.started > self.timeout:
                     raise TaskTimeout(
-                        f"{entry.task.label} did not finish within the {self.job.timeout:g} s "
+                        f"{entry.task.label} did not finish within the {self.timeout:g} s "
                         f"timeout per task ({self.pool.description}); the workers were stopped"
                     )
 
@@ -229,8 +237,8 @@ class Dispatcher(Generic[R]):
             future = entry.future
             if future.done() and not future.cancelled() and future.exception() is None:
                 finished[entry.seq] = future.result()  # finished before the pool broke
-                if self.job.progress is not None and entry.task.frames:
-                    self.job.progress(entry.task.frames)
+                if self.progress is not None and entry.task.frames:
+                    self.progress(entry.task.frames)
                 continue
             victims.append(entry)
         # Exact where the pool knows what the dead worker ran; else an estimate (see
@@ -241,16 +249,16 @@ class Dispatcher(Generic[R]):
             or victims
         )
         names = ", ".join(e.task.label for e in running)
-        exhausted = [e for e in victims if e.attempts > self.job.retries]
+        exhausted = [e for e in victims if e.attempts > self.retries]
         if exhausted:
             tried = exhausted[0].attempts
             raise WorkerLost(
                 f"worker process lost ({detail}) while rendering {names}; "
-                f"{tried} attempt{'s' if tried != 1 else ''}, retries={self.job.retries}"
+                f"{tried} attempt{'s' if tried != 1 else ''}, retries={self.retries}"
             )
         for entry in running:
             self.failures[entry.task.label] = f"worker lost ({detail}); retried"
-        self.retries += 1
+        self.retried += 1
         for entry in sorted(victims, key=lambda e: e.seq):
             entry.attempts += 1
             self._submit(entry)

@@ -5,7 +5,8 @@ renders to its end, an ffmpeg encoding a directory of images encodes every one. 
 parent with SIGKILL runs none of its cleanup, so the children must notice by themselves.
 
 :func:`tied` turns a command line into one that runs it through this file, used as a tiny
-launcher (``python -I -S lifeline.py``: isolated, no site, standard library only, ~10 ms):
+launcher (``python -I -S lifeline.py``: isolated, no site, standard library only, so it
+starts fast):
 
 - by default the launcher asks the kernel to SIGKILL it when its parent dies
   (``prctl(PR_SET_PDEATHSIG)``), checks that the parent is still the one that started it (it

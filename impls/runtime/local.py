@@ -1,20 +1,10 @@
-"""Where parallel work runs: one ``concurrent.futures.Executor`` per render, and its teardown.
+"""``executor="local"``: a process pool on this machine, one per stretch of a render.
 
-Every parallel renderer gets its workers from :func:`pool_opener`, so the choice of engine is
-made in one place:
-
-- ``executor="local"`` (default): a :class:`~concurrent.futures.ProcessPoolExecutor` started
-  with ``forkserver`` (Linux default) or ``spawn``; ``job.options["start_method"]`` or
-  ``$RENDERBENCH_START_METHOD`` choose. ``fork`` is refused: a forked worker inherits the
-  parent's threads and locks (stderr drainers, executor threads) mid-state.
-- ``executor="dask"``: a Dask distributed cluster through ``Client(...).get_executor()``,
-  which speaks the same ``concurrent.futures`` API: a private ``LocalCluster`` of ``workers``
-  processes, or the scheduler at ``job.dask_address`` (:mod:`impls.runtime.dask`, imported only
-  then: Dask is an optional extra).
-
-A :class:`WorkerPool` is an executor plus the means to stop it for good. ``close()`` is the
-normal end; ``kill()`` the end after a failure: it never waits for running work and leaves no
-worker (or worker's child, such as a chunk's ffmpeg) alive.
+A :class:`~concurrent.futures.ProcessPoolExecutor` started with ``forkserver`` (Linux default)
+or ``spawn``; ``start_method`` (a renderer option) or ``$RENDERBENCH_START_METHOD`` choose.
+``fork`` is refused: a forked worker inherits the parent's threads and locks (stderr drainers,
+executor threads) mid-state. A dead worker breaks the whole pool: the dispatcher retries on a
+fresh one. ``kill()`` leaves no worker, nor a worker's child, alive.
 """
 
 from __future__ import annotations
@@ -28,28 +18,24 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import Executor, Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from functools import partial
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import psutil
 
 from impls.errors import InvalidJob
+from impls.runtime.executor import Capabilities, Forgetting, Killing, Report, Settings
+from impls.runtime.processes import describe_exit, kill_all, trees
 
 if TYPE_CHECKING:
     from multiprocessing.process import BaseProcess
-
-    from impls.model.protocol import RenderJob
 
 R = TypeVar("R")
 
 START_METHOD_ENV = "RENDERBENCH_START_METHOD"
 START_METHODS = ("forkserver", "spawn")
-
-#: Imported once by the forkserver, so each worker forked from it starts with them loaded
-#: (MoviePy alone takes ~0.4 s to import).
-_FORKSERVER_PRELOAD = ["numpy", "moviepy", "impls.moviepy.worker"]
 
 #: How often a worker checks that the process that started the pool is still alive.
 _PARENT_CHECK_S = 1.0
@@ -59,66 +45,17 @@ _PARENT_CHECK_S = 1.0
 _MANAGER_JOIN_S = 5.0
 
 
-class WorkerPool(Protocol):
-    """An executor for one render and the means to end it."""
-
-    @property
-    def executor(self) -> Executor: ...
-
-    @property
-    def workers(self) -> int: ...
-
-    @property
-    def description(self) -> str:
-        """E.g. ``local process pool (forkserver, 2 workers)``."""
-        ...
-
-    def submit(self, fn: Callable[..., R], /, *args: Any) -> Future[R]:
-        """``executor.submit``, plus whatever bookkeeping the pool needs."""
-        ...
-
-    @property
-    def reschedules_lost_work(self) -> bool:
-        """Whether the engine itself reruns a lost worker's tasks (Dask does, up to its
-        ``allowed-failures``): then a loss reported on a future is final, never retried again."""
-        ...
-
-    def is_worker_loss(self, error: BaseException) -> bool:
-        """Whether ``error`` (from a future) means a worker died: transient, worth a retry."""
-        ...
-
-    def loss_detail(self) -> str:
-        """What is known about the lost worker(s), e.g. ``pid 4242 killed by signal 9``."""
-        ...
-
-    def lost_futures(self) -> set[Future[Any]]:
-        """The futures whose worker died while running them, where the pool can tell (empty
-        where it cannot: the caller then estimates)."""
-        ...
-
-    def close(self) -> None:
-        """Normal end: wait for the workers to exit."""
-        ...
-
-    def kill(self) -> None:
-        """End after a failure: cancel queued work, kill every worker and its children now."""
-        ...
-
-
-PoolOpener = Callable[[], WorkerPool]
-
-
 def default_start_method() -> str:
-    # forkserver: workers fork from a small clean server that already imported MoviePy, so
-    # they start fast and inherit no threads; spawn elsewhere (macOS, Windows).
+    # forkserver: workers fork from a small clean server that already imported the preloaded
+    # modules, so they start fast and inherit no threads; spawn elsewhere (macOS, Windows).
     if sys.platform.startswith("linux") and "forkserver" in multiprocessing.get_all_start_methods():
         return "forkserver"
     return "spawn"
 
 
-def start_method(job: RenderJob) -> str:
-    """The start method for ``job``'s local workers (option, then environment, then default)."""
-    requested = job.options.get("start_method") or os.environ.get(START_METHOD_ENV)
+def start_method(requested: str | None = None) -> str:
+    """The start method for local workers (the request, then the environment, then the default)."""
+    requested = requested or os.environ.get(START_METHOD_ENV)
     if not requested:
         return default_start_method()
     method = str(requested)
@@ -135,44 +72,49 @@ def start_method(job: RenderJob) -> str:
     return method
 
 
-def pool_opener(job: RenderJob, workers: int) -> PoolOpener:
-    """Check the job's executor choice now (before anything starts); return a pool factory.
+class LocalExecutor:
+    """Process pools on this machine for one render."""
 
-    Each call of the factory opens a fresh pool: a pool whose worker died is broken for good,
-    so a retry needs a new one.
-    """
-    if job.executor == "local":
-        method = start_method(job)
-        parent = os.getpid()
-        return lambda: LocalPool(workers, method, parent)
-    if job.executor == "dask":
-        from impls.runtime.dask import DaskPools
+    name = "local"
+    capabilities = Capabilities(
+        remote=False,
+        shares_memory=True,
+        shares_filesystem=True,
+        reschedules_lost_work=False,
+        opens_ahead=False,
+        forgets=Forgetting.WITH_PROCESSES,
+        kills=Killing.PROCESS_TREES,
+    )
 
-        return DaskPools(job, workers)
-    raise InvalidJob(f"executor must be 'local' or 'dask', got {job.executor!r}")
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        return None
 
+    def __init__(self, settings: Settings) -> None:
+        self.method = start_method(settings.start_method)
+        self.workers = settings.workers
+        self.preload = settings.preload
+        self.parent = os.getpid()
 
-def open_ahead(opener: PoolOpener) -> None:
-    """Let an opener whose pool is slow to start (a Dask cluster) start it now, in the
-    background; the pool is taken by the opener's next call."""
-    start = getattr(opener, "open_ahead", None)
-    if callable(start):
-        start()
+    def open(self) -> LocalPool:
+        return LocalPool(self.workers, self.method, self.parent, self.preload)
 
+    def open_ahead(self) -> None:
+        """A local pool starts its workers with its first tasks: nothing to do ahead."""
 
-def discard_unused(opener: PoolOpener) -> None:
-    """Close a pool opened ahead that was never taken (the render failed before its tasks)."""
-    discard = getattr(opener, "discard_unused", None)
-    if callable(discard):
-        discard()
+    def close(self) -> None:
+        """Every pool was closed or killed by whoever opened it."""
+
+    def report(self) -> Report:
+        return Report(info={"start_method": self.method})
 
 
 class _TaskBoard:
     """Which task each local worker is running, in memory shared with the pool.
 
     ProcessPoolExecutor does not say which worker ran which task, and once one dies every
-    unfinished future fails alike; guessing from submission order named a frame the dead
-    worker had already finished. Each worker claims a row at start and writes ``(pid, task)``
+    unfinished future fails alike; submission order cannot tell either (the dead worker may
+    have finished the older task). Each worker claims a row at start and writes ``(pid, task)``
     into it around each task, so after a death the parent reads what the dead pid was doing.
     Handed to each worker through the pool's initializer (shared memory travels that way).
     """
@@ -259,48 +201,21 @@ def worker_init(parent_pid: int, parent_started: float, board: _TaskBoard | None
     threading.Thread(target=watch, name="renderbench-parent-watch", daemon=True).start()
 
 
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "still running"
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"killed by signal {-code} ({signal.Signals(-code).name})"
-        return f"killed by signal {-code}"
-    return f"exited with status {code}"
-
-
-def _wait_dead(procs: list[psutil.Process], timeout: float) -> None:
-    """Wait until ``procs`` are dead: gone, or zombies.
-
-    A killed worker's ffmpeg is re-parented to init, which reaps it when it likes (in some
-    containers never): psutil.wait_procs would wait out its whole timeout on the zombie.
-    """
-    deadline = time.monotonic() + timeout
-    waiting = list(procs)
-    while waiting and time.monotonic() < deadline:
-        still = []
-        for proc in waiting:
-            try:
-                if proc.status() != psutil.STATUS_ZOMBIE:
-                    still.append(proc)
-            except psutil.Error:
-                continue
-        waiting = still
-        if waiting:
-            time.sleep(0.02)
-
-
 class LocalPool:
-    """A process pool on this machine."""
+    """A process pool on this machine; ``preload``: modules its forkserver imports once, so that
+    each worker forked from it starts with them loaded."""
 
-    #: A dead worker breaks the whole pool: the dispatcher retries on a fresh one.
-    reschedules_lost_work = False
-
-    def __init__(self, workers: int, method: str, parent_pid: int | None = None) -> None:
+    def __init__(
+        self,
+        workers: int,
+        method: str,
+        parent_pid: int | None = None,
+        preload: tuple[str, ...] = (),
+    ) -> None:
         context = multiprocessing.get_context(method)
-        if method == "forkserver":
+        if method == "forkserver" and preload:
             # Global to the forkserver, and only read when it starts: harmless to repeat.
-            context.set_forkserver_preload(_FORKSERVER_PRELOAD)
+            context.set_forkserver_preload(list(preload))
         parent_pid = os.getpid() if parent_pid is None else parent_pid
         self.workers = workers
         self.method = method
@@ -337,11 +252,10 @@ class LocalPool:
         if len(self._known) < self.workers:  # workers are spawned on demand, by submit
             known = len(self._known)
             if len(self._processes()) > known:
-                # CPython (3.11) wakes the executor's manager thread *before* submit spawns
-                # the new worker, so the thread may wait on the older workers' sentinels only:
-                # a SIGKILL of the newest worker then goes unnoticed until another worker
-                # returns a result (measured: the whole length of the other chunks). One more
-                # wake-up makes it watch every worker.
+                # CPython wakes the executor's manager thread *before* submit spawns the new
+                # worker, so the thread may wait on the older workers' sentinels only: a
+                # SIGKILL of the newest worker would go unnoticed until another worker
+                # returns a result. One more wake-up makes it watch every worker.
                 wakeup = getattr(self.executor, "_executor_manager_thread_wakeup", None)
                 if wakeup is not None:
                     wakeup.wakeup()
@@ -359,9 +273,9 @@ class LocalPool:
         """pid -> exit code of the workers that died on their own (not terminated by the pool)."""
         # The executor fails the futures *before* its manager thread joins the workers. Two
         # threads joining one forkserver worker race to read its exit status from the same
-        # pipe, and the loser records 255 ("the forkserver died"): a SIGKILLed worker was then
-        # reported as "exited with status 255". Once the manager thread is done every exit
-        # status is settled, and join() below only reads it.
+        # pipe, and the loser records 255 ("the forkserver died"), which would report a
+        # SIGKILLed worker as "exited with status 255". Once the manager thread is done every
+        # exit status is settled, and join() below only reads it.
         manager = getattr(self.executor, "_executor_manager_thread", None)
         if manager is not None and manager is not threading.current_thread():
             manager.join(timeout=_MANAGER_JOIN_S)
@@ -374,7 +288,7 @@ class LocalPool:
         return {pid: code for pid, code in dead.items() if code != -signal.SIGTERM} or dead
 
     def loss_detail(self) -> str:
-        described = [f"pid {pid} {_describe_exit(code)}" for pid, code in self._culprits().items()]
+        described = [f"pid {pid} {describe_exit(code)}" for pid, code in self._culprits().items()]
         return ", ".join(described) or "a worker process exited abruptly"
 
     def lost_futures(self) -> set[Future[Any]]:
@@ -390,18 +304,8 @@ class LocalPool:
 
     def kill(self) -> None:
         processes = self._processes()
-        # Children first found, then everything killed at once: a chunk worker's ffmpeg would
-        # otherwise outlive its worker (it only stops when its stdin reaches EOF).
-        doomed: list[psutil.Process] = []
-        for pid in processes:
-            with contextlib.suppress(psutil.Error):
-                worker = psutil.Process(pid)
-                doomed += worker.children(recursive=True)
-                doomed.append(worker)
+        doomed = trees(processes)  # before the shutdown: see processes.trees
         self.executor.shutdown(wait=False, cancel_futures=True)
-        for proc in doomed:
-            with contextlib.suppress(psutil.Error):
-                proc.kill()
-        _wait_dead(doomed, timeout=5)
+        kill_all(doomed)
         for process in processes.values():
             process.join(timeout=5)
