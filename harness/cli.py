@@ -74,7 +74,6 @@ def _load(paths: Sequence[Path]) -> list[Any]:
 
 def report(args: argparse.Namespace) -> int:
     from harness import report as text
-    from harness.plot import write_plots
     from harness.results import ResultsError, fill_speedups
 
     paths = [Path(p) for p in args.json] or [Path(args.results_dir or "results") / "benchmark.json"]
@@ -98,14 +97,9 @@ def report(args: argparse.Namespace) -> int:
     for line in text.problem_lines(rows):
         print(line)
     out = Path(args.results_dir) if args.results_dir else paths[0].parent
-    out.mkdir(parents=True, exist_ok=True)
-    machine = runs[0].machine or {}
-    plots = [] if args.no_plots else write_plots(rows, out / "plots", int(machine.get("cores") or 1))
-    markdown = text.markdown(
-        rows, machine=machine, when=runs[0].datetime, plots=[p.relative_to(out) for p in plots]
-    )
-    (out / "report.md").write_text(markdown + "\n", encoding="utf-8")
-    print(f"report: {out / 'report.md'}" + (f"  ({len(plots)} plots in {out / 'plots'})" if plots else ""))
+    written = text.write(rows, out, runs[0].machine or {}, runs[0].datetime, plots=not args.no_plots)
+    plots = f"  ({len(written) - 1} plots in {out / 'plots'})" if len(written) > 1 else ""
+    print(f"report: {written[0]}{plots}")
     return EXIT_OK
 
 

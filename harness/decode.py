@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from impls.errors import FFmpegError
-from impls.ffmpeg.process import StderrTail, run, run_capture
+from impls.ffmpeg.process import StderrTail, run
 from impls.ffmpeg.tools import ffmpeg_binary
 
 
@@ -123,14 +123,15 @@ def compare(path: Path, reference: Path, *, pix_fmt: str | None = None) -> Quali
         "[main][ref0]psnr[checked];[checked][ref1]ssim"
     )
     what = f"ffmpeg comparing {Path(path).name} with {Path(reference).name} (psnr, ssim)"
-    proc = run_capture(
+    stderr = run(
         ["-loglevel", "info", "-nostats", "-i", str(path), "-i", str(reference),
          "-lavfi", graph, "-f", "null", "-"],
         what,
+        output="stderr",
     )  # fmt: skip
-    psnr_found, ssim_found = _PSNR_AVERAGE.findall(proc.stderr), _SSIM_ALL.findall(proc.stderr)
+    psnr_found, ssim_found = _PSNR_AVERAGE.findall(stderr), _SSIM_ALL.findall(stderr)
     if not psnr_found or not ssim_found:
-        raise FFmpegError(what, proc.returncode, "no PSNR/SSIM summary in ffmpeg's output\n" + proc.stderr)
+        raise FFmpegError(what, 0, "no PSNR/SSIM summary in ffmpeg's output\n" + stderr)
     return Quality(psnr=float(psnr_found[-1]), ssim=float(ssim_found[-1]))
 
 

@@ -186,14 +186,8 @@ class TreeMonitor:
         living = sum(end_tree.values()) - sum(self._start_tree.values())
         cpu = max(0.0, self_cpu - self._sampler_cpu + children_cpu + living)
         self._snapshot_time += time.perf_counter() - began
-        self.usage = Usage(
-            wall=wall,
-            cpu_seconds=cpu,
-            cores=self.cores,
-            peak_rss=self._peak_rss,
-            samples=self._samples,
-            overhead=self._sampler_cpu + self._snapshot_time,
-        )
+        overhead = self._sampler_cpu + self._snapshot_time
+        self.usage = Usage(wall, cpu, self.cores, self._peak_rss, self._samples, overhead)
         return self.usage
 
     def __enter__(self) -> TreeMonitor:
@@ -205,7 +199,3 @@ class TreeMonitor:
     ) -> None:
         if self.usage is None:
             self.stop()
-
-
-def fps(frames: int, wall: float) -> float:
-    return frames / wall if wall > 0 else 0.0

@@ -229,19 +229,19 @@ def _items(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _count(option: str, text: str, word: str) -> int:
+    """A count >= 1 given as text, or the :class:`OptionError` naming ``option``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise OptionError(f"{option}: {text!r} is not an integer or {word!r}") from None
+    if value < 1:
+        raise OptionError(f"{option}: {value} must be >= 1")
+    return value
+
+
 def parse_workers(text: str, cores: int) -> tuple[int, ...]:
-    counts: set[int] = set()
-    for item in _items(text):
-        if item == "cores":
-            counts.add(cores)
-            continue
-        try:
-            value = int(item)
-        except ValueError:
-            raise OptionError(f"workers: {item!r} is not an integer or 'cores'") from None
-        if value < 1:
-            raise OptionError(f"workers: {value} must be >= 1")
-        counts.add(value)
+    counts = {cores if item == "cores" else _count("workers", item, "cores") for item in _items(text)}
     if not counts:
         raise OptionError("workers: give at least one worker count")
     return tuple(sorted(counts))
@@ -314,15 +314,7 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
     if not executors:
         raise OptionError("executors: give at least one executor")
     rounds_text = text("rounds")
-    if rounds_text == "auto":
-        rounds = 1 if preset == "full" else 3
-    else:
-        try:
-            rounds = int(rounds_text)
-        except ValueError:
-            raise OptionError(f"rounds: {rounds_text!r} is not an integer or 'auto'") from None
-        if rounds < 1:
-            raise OptionError(f"rounds: {rounds} must be >= 1")
+    rounds = (1 if preset == "full" else 3) if rounds_text == "auto" else _count("rounds", rounds_text, "auto")
     lossless_value = lookup(by_name["lossless"])
     lossless = lossless_value in {True, "true", "True", "1", "yes"}
     drop_text = text("max-fps-drop")
@@ -336,16 +328,10 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
             raise OptionError(f"max-fps-drop: {max_fps_drop} must be between 0 and 100 (percent)")
     compare = text("compare") or None
     return Settings(
-        renderers=renderers,
-        workers=parse_workers(text("workers"), cores),
+        renderers=renderers, workers=parse_workers(text("workers"), cores),
         encoders=(EncoderSpec.lossless(),) if lossless else parse_encoders(text("encoders")),
-        workloads=workloads,
-        preset=preset,
-        executors=executors,
-        rounds=rounds,
-        lossless=lossless,
+        workloads=workloads, preset=preset, executors=executors, rounds=rounds, lossless=lossless,
         results_dir=Path(text("results-dir") or "results"),
-        min_speedup=parse_min_speedup(text("min-speedup")),
-        max_fps_drop=max_fps_drop,
+        min_speedup=parse_min_speedup(text("min-speedup")), max_fps_drop=max_fps_drop,
         compare=compare,
-    )
+    )  # fmt: skip

@@ -85,14 +85,7 @@ def fps_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
     if limit is not None:
         axes.axhline(limit, color="firebrick", linestyle=":", label=f"encode-bound limit ({limit:.2f} fps)")
     _worker_ticks(axes, rows)
-    axes.set_ylabel("frames per second")
-    axes.set_ylim(bottom=0)
-    axes.set_title(title)
-    axes.grid(alpha=0.3)
-    axes.legend(fontsize="small")
-    figure.tight_layout()
-    figure.savefig(path)
-    return path
+    return _save_lines(figure, axes, "frames per second", title, path)
 
 
 def speedup_plot(rows: Sequence[Row], path: Path, title: str, cores: int) -> Path:
@@ -105,7 +98,12 @@ def speedup_plot(rows: Sequence[Row], path: Path, title: str, cores: int) -> Pat
     if limit is not None:
         axes.axhline(limit, color="firebrick", linestyle="--", label=f"CPU-bound limit ({cores} cores)")
     axes.axhline(1.0, color="black", linewidth=0.8)
-    axes.set_ylabel("speedup over the reference")
+    return _save_lines(figure, axes, "speedup over the reference", title, path)
+
+
+def _save_lines(figure: Any, axes: Any, ylabel: str, title: str, path: Path) -> Path:
+    """Label a plot of lines against workers (y from 0) and write it."""
+    axes.set_ylabel(ylabel)
     axes.set_ylim(bottom=0)
     axes.set_title(title)
     axes.grid(alpha=0.3)

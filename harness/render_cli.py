@@ -246,12 +246,8 @@ def _source_and_output(args: argparse.Namespace) -> tuple[Source, Path]:
             if not Path(file).is_file():
                 raise UsageError(f"audio file {file} for scene {scene} does not exist")
         scenes = tuple(targets[1:-1])
-        source: Source = ManimSource(
-            script=script,
-            scenes=scenes,
-            audio={scene: Path(file) for scene, file in audio.items()},
-            quality=args.quality,
-        )
+        narration = {scene: Path(file) for scene, file in audio.items()}
+        source: Source = ManimSource(script, scenes, narration, quality=args.quality)
         return source, Path(targets[-1])
     if len(targets) != 2:
         raise UsageError(
@@ -313,20 +309,11 @@ def main(args: argparse.Namespace) -> int:
         started = time.perf_counter()
         with exit_on_sigterm():
             result = render(
-                source,
-                output,
-                method=args.method,
-                workers=args.workers,
-                encoder=_encoder(args),
-                audio=not args.no_audio,
-                fallback=args.fallback,
-                progress=progress,
-                fps=fps,
-                executor=args.executor,
-                dask_address=args.dask_address,
-                timeout=args.timeout,
+                source, output, method=args.method, workers=args.workers, encoder=_encoder(args),
+                audio=not args.no_audio, fallback=args.fallback, progress=progress, fps=fps,
+                executor=args.executor, dask_address=args.dask_address, timeout=args.timeout,
                 options=_options(args.option),
-            )
+            )  # fmt: skip
         wall = time.perf_counter() - started
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)

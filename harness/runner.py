@@ -82,54 +82,35 @@ def summarise(
     psnr, ssim, bitrate = _quality(reports)
     limit_fps = limit.fps if limit is not None and limit.fps > 0 else None
     return Row(
-        renderer=case.renderer,
-        workers=case.workers,
-        encoder=case.encoder.label,
-        workload=case.workload,
-        preset=case.preset,
-        executor=case.executor,
-        frames=rounds[0].result.frames,
-        fps=fps,
-        fps_all=tuple(fps_all),
-        speedup=speedup,
+        renderer=case.renderer, workers=case.workers, encoder=case.encoder.label,
+        workload=case.workload, preset=case.preset, executor=case.executor, reference=case.reference,
+        frames=rounds[0].result.frames, fps=fps, fps_all=tuple(fps_all), speedup=speedup,
         cpu_util=median([r.usage.cpu_util for r in rounds]),
         cpu_seconds=median([r.usage.cpu_seconds for r in rounds]),
         peak_rss=max(r.usage.peak_rss for r in rounds),
-        stages=_median_stages(rounds),
-        valid=not problems,
-        problems=tuple(problems),
-        machine=machine,
-        reference=case.reference,
         wall=median([r.usage.wall for r in rounds]),
         harness_overhead=max(r.usage.overhead_fraction for r in rounds),
-        psnr=psnr,
-        ssim=ssim,
-        bitrate=bitrate,
-        encode_limit_fps=limit_fps,
+        stages=_median_stages(rounds), valid=not problems, problems=tuple(problems), machine=machine,
+        psnr=psnr, ssim=ssim, bitrate=bitrate, encode_limit_fps=limit_fps,
         encode_limit_fraction=None if limit_fps is None else fps / limit_fps,
-    )
+    )  # fmt: skip
 
 
+@dataclass
 class CaseRunner:
-    """Runs cases for one session; :meth:`run` is what the ``render_and_measure`` fixture calls."""
+    """Runs cases for one session; :meth:`run` is what the ``render_and_measure`` fixture calls.
 
-    def __init__(
-        self,
-        references: References,
-        renderer: Callable[[str], Renderer | None],
-        workdir: Callable[[], Path],
-        invalid_dir: Callable[[], Path],
-        rounds: int,
-        machine: Callable[[], dict[str, Any]],
-        encode_limit: Callable[[Case], EncodeLimit | None] = lambda case: None,
-    ) -> None:
-        self.references = references
-        self._encode_limit = encode_limit
-        self._renderer = renderer
-        self._workdir = workdir
-        self._invalid_dir = invalid_dir
-        self.rounds = rounds
-        self._machine = machine
+    ``renderer``, ``workdir``, ``invalid_dir``, ``machine`` and ``encode_limit`` are asked when
+    a case runs (the session fills its renderers and folders in as it goes).
+    """
+
+    references: References
+    renderer: Callable[[str], Renderer | None]
+    workdir: Callable[[], Path]
+    invalid_dir: Callable[[], Path]
+    rounds: int
+    machine: Callable[[], dict[str, Any]]
+    encode_limit: Callable[[Case], EncodeLimit | None] = lambda case: None
 
     def _job(self, case: Case, output: Path) -> RenderJob:
         assert case.source is not None
@@ -144,11 +125,11 @@ class CaseRunner:
         Render errors propagate (the test errors; for a reference case the reference is marked
         failed). The caller records the returned row and raises for an invalid one.
         """
-        renderer = self._renderer(case.renderer)
+        renderer = self.renderer(case.renderer)
         if renderer is None or case.source is None:
             raise LookupError(f"renderer {case.renderer!r} or the source of {case.id} is not available")
         rounds: list[Round] = []
-        folder = self._workdir()
+        folder = self.workdir()
         stem = slug(case.id)
 
         def setup() -> tuple[tuple[Path], dict[str, Any]]:
@@ -187,12 +168,12 @@ class CaseRunner:
                 with contextlib.suppress(OSError):
                     r.output.unlink(missing_ok=True)
             elif r.output.exists():  # invalid ones are kept for a look, outside the scratch folder
-                keep = self._invalid_dir() / r.output.name
+                keep = self.invalid_dir() / r.output.name
                 shutil.move(r.output, keep)
                 report.problems.append(f"the invalid output is kept as {keep}")
         # After the timed rounds, never during them: the limit's own encode would compete.
-        limit = self._encode_limit(case)
-        return summarise(case, rounds, reports, reference_fps(case), self._machine(), limit)
+        limit = self.encode_limit(case)
+        return summarise(case, rounds, reports, reference_fps(case), self.machine(), limit)
 
 
 def raise_if_invalid(case: Case, row: Row) -> None:

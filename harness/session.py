@@ -186,16 +186,10 @@ class RenderbenchSession:
         if "encoders" in kwargs and not self.settings.lossless:
             encoders = [e if isinstance(e, EncoderSpec) else EncoderSpec.parse(e) for e in _listed(kwargs["encoders"]) or ()]
         cases = matrix.generate(
-            loaded,
-            broken,
-            self._workloads(marker, metafunc.definition.name),
-            workers,
-            encoders,
-            self.settings.executors,
-            encoder_problem=matrix.encoder_problem,
-            executor_problem=matrix.executor_problem,
-            reference=reference,
-        )
+            loaded, broken, self._workloads(marker, metafunc.definition.name), workers, encoders,
+            self.settings.executors, encoder_problem=matrix.encoder_problem,
+            executor_problem=matrix.executor_problem, reference=reference,
+        )  # fmt: skip
         params = []
         for case in cases:
             self.cases[(metafunc.definition.nodeid, case.id)] = case
@@ -255,15 +249,12 @@ class RenderbenchSession:
     def _finish_rows(self) -> list[Row]:
         rows = fill_speedups(self.rows.values())
         for index, row in enumerate(rows):
-            info = self.infos.get(row.case_id)
             limit = self.limits.limit(row.group)
             if limit is not None and limit.fps > 0:
                 # Every sample of the session, including those taken after later cases.
                 row = rows[index] = replace(row, encode_limit_fps=limit.fps, encode_limit_fraction=row.fps / limit.fps)
-                if info is not None:
-                    info["encode_limit_fps"], info["encode_limit_fraction"] = row.encode_limit_fps, row.encode_limit_fraction
-            if info is not None:
-                info["speedup"] = row.speedup
+            if row.case_id in self.infos:
+                self.infos[row.case_id].update(row.extra_info())
             self.rows[row.case_id] = row
         return rows
 
@@ -304,24 +295,12 @@ class RenderbenchSession:
         self._write(rows)
 
     def _write(self, rows: list[Row]) -> None:
-        from harness.plot import write_plots
-
         out = self.settings.results_dir
         try:
-            out.mkdir(parents=True, exist_ok=True)
-            facts = machine_facts()
-            plots = write_plots(rows, out / "plots", int(facts.get("cores") or 1)) if rows else []
-            text = report.markdown(
-                rows,
-                machine=facts,
-                when=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                plots=[p.relative_to(out) for p in plots],
-                gate_lines=self.gate_lines(),
-                failures=self.failures,
-            )
-            path = out / "report.md"
-            path.write_text(text + "\n", encoding="utf-8")
-            self.written = [path, *plots]
+            self.written = report.write(
+                rows, out, machine_facts(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                plots=bool(rows), gate_lines=self.gate_lines(), failures=self.failures,
+            )  # fmt: skip
         except OSError as exc:
             self.notes.append(f"could not write the report into {out}: {exc}")
 

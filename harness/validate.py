@@ -175,16 +175,11 @@ class Expectation:
         (:func:`moviepy_rate`); every other renderer must write the exact rate.
         """
         rate = moviepy_rate(timeline.clock_fps) if renderer == "baseline" else timeline.rate
+        encoder = job.encoder
         return cls(
-            frames=timeline.frames,
-            rate=rate,
-            width=int(size[0]),
-            height=int(size[1]),
-            codec=job.encoder.codec,
-            pix_fmt=job.encoder.pix_fmt,
-            audio=audio,
-            lossless=job.encoder.is_lossless,
-        )
+            frames=timeline.frames, rate=rate, width=int(size[0]), height=int(size[1]),
+            codec=encoder.codec, pix_fmt=encoder.pix_fmt, audio=audio, lossless=encoder.is_lossless,
+        )  # fmt: skip
 
     @property
     def duration(self) -> float:
@@ -234,11 +229,6 @@ class ValidationReport:
 def psnr(path: Path, reference: Path) -> float:
     """Average PSNR (dB) of ``path`` against ``reference`` (ffmpeg's psnr filter; inf if equal)."""
     return quality(path, reference).psnr
-
-
-def ssim(path: Path, reference: Path) -> float:
-    """Average SSIM of ``path`` against ``reference`` (ffmpeg's ssim filter; 1.0 if equal)."""
-    return quality(path, reference).ssim
 
 
 #: Scores already measured, by (video packets' digest, reference file). Renderers that feed

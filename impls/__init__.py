@@ -16,15 +16,8 @@ from impls.errors import (
     ValidationFailed,
     WorkerLost,
 )
-from impls.model.protocol import (
-    ClipSource,
-    EncoderSpec,
-    ManimSource,
-    Renderer,
-    RenderJob,
-    RenderResult,
-    Source,
-)
+from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, Renderer, RenderJob
+from impls.model.protocol import RenderResult, Source
 from impls.registry import RENDERERS, get_renderer
 from impls.runtime.signals import Terminated, exit_on_sigterm
 

@@ -17,20 +17,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from impls import auto
-from impls.ffmpeg.files import check_output_path
 from impls.errors import InvalidJob, InvalidSource
-from impls.runtime.progress import ProgressTracker, bar_wanted
-from impls.model.protocol import (
-    ClipSource,
-    EncoderSpec,
-    ManimSource,
-    Renderer,
-    RenderJob,
-    RenderResult,
-    Source,
-    exact_fps,
-)
+from impls.ffmpeg.files import check_output_path
+from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, Renderer, RenderJob
+from impls.model.protocol import RenderResult, Source, exact_fps
 from impls.registry import RENDERERS, get_renderer, refuses
+from impls.runtime.progress import ProgressTracker, bar_wanted
 
 AUTO = "auto"
 
@@ -110,19 +102,12 @@ def render(
     """
     src = as_source(source, kwargs)
     job = RenderJob(
-        source=src,
-        output=Path(output),
-        workers=workers,
+        source=src, output=Path(output), workers=workers,
         encoder=EncoderSpec() if encoder is None else encoder,
-        fps=None if fps is None else exact_fps(fps),
-        audio=audio,
-        executor=executor,
-        dask_address=dask_address,
-        timeout=timeout,
-        retries=retries,
-        fallback=fallback,
+        fps=None if fps is None else exact_fps(fps), audio=audio, executor=executor,
+        dask_address=dask_address, timeout=timeout, retries=retries, fallback=fallback,
         options=dict(options or {}),
-    )
+    )  # fmt: skip
     check_output_path(job.output)  # cheapest mistake first, before choosing or loading
 
     if method == AUTO:
@@ -160,9 +145,7 @@ def render(
         raise
     tracker.finish(result.frames)
     result.info.update(
-        method=name,
-        method_reason=reason,
-        requested_workers=job.workers,
+        method=name, method_reason=reason, requested_workers=job.workers,
         progress_reported=tracker.reported,
-    )
+    )  # fmt: skip
     return result

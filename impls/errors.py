@@ -66,7 +66,7 @@ class FFmpegError(RenderFailed):
     def __init__(self, what: str, returncode: int | None, stderr: str) -> None:
         self.returncode = returncode
         self.stderr = stderr
-        tail = "\n".join(stderr.strip().splitlines()[-15:])
+        tail = _tail(stderr, 15)
         if returncode is not None and returncode < 0:
             status = f"killed by signal {-returncode}"
         else:
@@ -78,14 +78,9 @@ class FrameFailed(RenderFailed):
     """User code raised while computing one frame; ``traceback`` is the worker's, as text."""
 
     def __init__(self, frame: int, t: float, cause: str, traceback: str = "") -> None:
-        self.frame = frame
-        self.t = t
-        self.cause = cause
-        self.traceback = traceback
-        message = f"frame {frame} (t={t:.6f}s) failed: {cause}"
-        if traceback:
-            message += "\n" + traceback.rstrip()
-        super().__init__(message)
+        self.frame, self.t, self.cause, self.traceback = frame, t, cause, traceback
+        more = "\n" + traceback.rstrip() if traceback else ""
+        super().__init__(f"frame {frame} (t={t:.6f}s) failed: {cause}{more}")
 
 
 class WorkerLost(RenderFailed):
@@ -102,11 +97,7 @@ class SourceReadFailed(RenderFailed):
     """
 
     def __init__(self, path: str, status: str, *, wanted: int, got: int, where: str = "") -> None:
-        self.path = path
-        self.status = status
-        self.wanted = wanted
-        self.got = got
-        self.where = where
+        self.path, self.status, self.wanted, self.got, self.where = path, status, wanted, got, where
         during = f" while rendering {where}" if where else ""
         super().__init__(
             f"reading {path} failed{during}: its ffmpeg reader {status} after {got} of the "
@@ -151,12 +142,8 @@ class SceneFailed(RenderFailed):
         stdout: str = "",
         hint: str = "",
     ) -> None:
-        self.scene = scene
-        self.reason = reason
-        self.returncode = returncode
-        self.stderr = stderr
-        self.stdout = stdout
-        self.hint = hint
+        self.scene, self.reason, self.hint = scene, reason, hint
+        self.returncode, self.stderr, self.stdout = returncode, stderr, stdout
         message = f"scene {scene} failed: {reason}"
         if hint:
             message += f" ({hint})"

@@ -22,9 +22,9 @@ ENTRY_POINT_GROUP = "renderbench.renderers"
 #: name -> "module:Class" of the built-in renderers, imported on first use.
 _BUILTIN: dict[str, str] = {
     "baseline": "impls.moviepy.baseline:BaselineRenderer",
-    "disk": "impls.moviepy.disk:DiskRenderer",
-    "pipe": "impls.moviepy.pipe:PipeRenderer",
-    "chunk": "impls.moviepy.chunk:ChunkRenderer",
+    "disk": "impls.moviepy.disk:renderer",
+    "pipe": "impls.moviepy.pipe:renderer",
+    "chunk": "impls.moviepy.chunk:renderer",
     "manim-serial": "impls.manim.serial:renderer",
     "manim-scenes": "impls.manim.scenes:renderer",
     "manim-inflight": "impls.manim.inflight:renderer",

@@ -20,11 +20,11 @@ from harness.plot import frontier_plot, write_plots
 from harness.references import SOURCE_ENCODER, source_encoder
 from impls.model.results import PSNR_CAP, Row
 from harness import validate
-from harness.validate import probe_video, psnr, quality, ssim
+from harness.validate import probe_video, psnr, quality
 from harness.workloads import gradient
 from harness.decode import Quality, probe, video_digest
 from impls.ffmpeg.command import RawFormat
-from impls.ffmpeg.process import FrameWriter, run, run_capture
+from impls.ffmpeg.process import FrameWriter, run
 from impls.model.protocol import EncoderSpec
 
 WIDTH, HEIGHT, FRAMES, RATE = 128, 72, 20, Fraction(30)
@@ -58,7 +58,7 @@ def test_an_identical_file_scores_as_identical(clips: dict[str, Path]) -> None:
     measured = quality(clips["source"], clips["source"])
     assert measured.psnr == math.inf and measured.ssim == 1.0
     assert psnr(clips["source"], clips["source"]) == math.inf
-    assert ssim(clips["source"], clips["source"]) == 1.0
+    assert quality(clips["source"], clips["source"]).ssim == 1.0
 
 
 def test_the_same_frames_in_another_container_score_as_identical(clips: dict[str, Path]) -> None:
@@ -93,12 +93,13 @@ def test_identical_video_packets_are_scored_once(
 
 def _psnr_alone(path: Path, reference: Path) -> float:
     """ffmpeg's psnr filter on its own, frames paired by index as :func:`quality` pairs them."""
-    alone = run_capture(
+    alone = run(
         ["-loglevel", "info", "-nostats", "-i", str(path), "-i", str(reference),
          "-lavfi", "[0:v]settb=1/1000,setpts=N[a];[1:v]settb=1/1000,setpts=N[b];[a][b]psnr", "-f", "null", "-"],
         "psnr alone",
+        output="stderr",
     )  # fmt: skip
-    found = re.findall(r"average:(\S+)", alone.stderr)
+    found = re.findall(r"average:(\S+)", alone)
     assert found
     return float(found[-1])
 
@@ -114,12 +115,13 @@ def test_one_pass_gives_what_each_filter_gives_alone(clips: dict[str, Path]) -> 
     measured = quality(clips["degraded"], clips["source"])
     assert measured.psnr == _psnr_alone(clips["degraded"], clips["source"])
     # ssim on its own, frames paired by index the same way.
-    alone = run_capture(
+    alone = run(
         ["-loglevel", "info", "-nostats", "-i", str(clips["degraded"]), "-i", str(clips["source"]),
          "-lavfi", "[0:v]settb=1/1000,setpts=N[a];[1:v]settb=1/1000,setpts=N[b];[a][b]ssim", "-f", "null", "-"],
         "ssim alone",
+        output="stderr",
     )  # fmt: skip
-    found = re.findall(r"All:(\S+)", alone.stderr)
+    found = re.findall(r"All:(\S+)", alone)
     assert found and measured.ssim == float(found[-1])
 
 

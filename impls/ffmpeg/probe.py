@@ -5,45 +5,58 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from impls.errors import FFmpegError
 from impls.ffmpeg.process import run
 
 
-def audio_duration(path: Path) -> Fraction:
-    """Duration of ``path``'s first audio stream (exact when the container states samples)."""
+def _first_stream(path: Path, kind: str, entries: str, *extra: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """ffprobe's ``entries`` of ``path``'s first ``kind`` stream (``v`` or ``a``), and the
+    whole answer (for ``format`` entries); :class:`FFmpegError` when there is no such stream."""
+    name = Path(path).name
     out = run(
-        ["-v", "error", "-select_streams", "a:0",
-         "-show_entries", "stream=duration_ts,time_base,duration:format=duration",
+        ["-v", "error", "-select_streams", f"{kind}:0", *extra, "-show_entries", entries,
          "-of", "json", str(path)],
-        f"ffprobe reading the audio duration of {Path(path).name}",
+        f"ffprobe reading {name}",
         tool="ffprobe",
     )  # fmt: skip
-    data = json.loads(out)
+    data: dict[str, Any] = json.loads(out)
     streams = data.get("streams") or []
     if not streams:
-        raise FFmpegError(f"ffprobe reading {Path(path).name}", 0, "no audio stream in the file")
-    stream = streams[0]
+        media = "video" if kind == "v" else "audio"
+        raise FFmpegError(f"ffprobe reading {name}", 0, f"no {media} stream in the file")
+    return streams[0], data
+
+
+def _stated_duration(stream: dict[str, Any]) -> Fraction | None:
+    """A stream's duration as its container states it, exact where it states samples."""
     if stream.get("duration_ts") is not None and stream.get("time_base"):
         return int(stream["duration_ts"]) * Fraction(stream["time_base"])
-    for duration in (stream.get("duration"), (data.get("format") or {}).get("duration")):
-        if duration is not None:
-            return Fraction(duration)
-    raise FFmpegError(f"ffprobe reading {Path(path).name}", 0, "the audio stream has no duration")
+    return None if stream.get("duration") is None else Fraction(stream["duration"])
+
+
+def audio_duration(path: Path) -> Fraction:
+    """Duration of ``path``'s first audio stream (exact when the container states samples)."""
+    stream, data = _first_stream(path, "a", "stream=duration_ts,time_base,duration:format=duration")
+    stated = _stated_duration(stream)
+    if stated is None and (data.get("format") or {}).get("duration") is not None:
+        stated = Fraction(data["format"]["duration"])
+    if stated is None:
+        raise FFmpegError(f"ffprobe reading {Path(path).name}", 0, "the audio stream has no duration")
+    return stated
 
 
 def frames_and_rate(path: Path) -> tuple[int, Fraction]:
     """Video frames of ``path`` (counted packets) and its exact frame rate."""
-    out = run(
-        ["-v", "error", "-select_streams", "v:0", "-count_packets",
-         "-show_entries", "stream=nb_read_packets,r_frame_rate", "-of", "json", str(path)],
-        f"ffprobe counting frames of {Path(path).name}",
-        tool="ffprobe",
-    )  # fmt: skip
-    streams = json.loads(out).get("streams") or []
-    if not streams:
-        raise FFmpegError(f"ffprobe reading {Path(path).name}", 0, "no video stream in the file")
-    return int(streams[0]["nb_read_packets"]), Fraction(streams[0]["r_frame_rate"])
+    stream, _ = _first_stream(path, "v", "stream=nb_read_packets,r_frame_rate", "-count_packets")
+    return int(stream["nb_read_packets"]), Fraction(stream["r_frame_rate"])
+
+
+def count_packets(path: Path) -> int:
+    """Video frames in ``path`` by counting packets (no decoding: fast on any length)."""
+    stream, _ = _first_stream(path, "v", "stream=nb_read_packets", "-count_packets")
+    return int(stream["nb_read_packets"])
 
 
 def video_signature(path: Path) -> tuple[str, ...]:
@@ -52,16 +65,9 @@ def video_signature(path: Path) -> tuple[str, ...]:
     The codec's extradata (H.264's SPS/PPS) is compared by hash: an MP4 keeps only the first
     segment's, so a segment encoded with other settings would decode wrongly after a copy.
     """
-    out = run(
-        ["-v", "error", "-select_streams", "v:0", "-show_data_hash", "sha256",
-         "-show_entries", "stream=codec_name,profile,width,height,pix_fmt,r_frame_rate,extradata_hash",
-         "-of", "json", str(path)],
-        f"ffprobe reading the stream parameters of {Path(path).name}",
-        tool="ffprobe",
-    )  # fmt: skip
-    streams = json.loads(out).get("streams") or [{}]
     keys = ("codec_name", "profile", "width", "height", "pix_fmt", "r_frame_rate", "extradata_hash")
-    return tuple(str(streams[0].get(key)) for key in keys)
+    stream, _ = _first_stream(path, "v", f"stream={','.join(keys)}", "-show_data_hash", "sha256")
+    return tuple(str(stream.get(key)) for key in keys)
 
 
 def stream_duration(path: Path) -> Fraction:
@@ -71,33 +77,14 @@ def stream_duration(path: Path) -> Fraction:
     milliseconds): there it is the packet count over the stream's frame rate, exact for the
     constant-rate streams renderbench writes.
     """
-    what = f"ffprobe reading the duration of {Path(path).name}"
-    out = run(
-        ["-v", "error", "-select_streams", "v:0",
-         "-show_entries", "stream=duration_ts,time_base,duration", "-of", "json", str(path)],
-        what,
-        tool="ffprobe",
-    )  # fmt: skip
-    streams = json.loads(out).get("streams") or []
-    if not streams:
-        raise FFmpegError(what, 0, "no video stream in the file")
-    stream = streams[0]
-    if stream.get("duration_ts") is not None and stream.get("time_base"):
-        return int(stream["duration_ts"]) * Fraction(stream["time_base"])
-    if stream.get("duration") is not None:
-        return Fraction(stream["duration"])
+    stream, _ = _first_stream(path, "v", "stream=duration_ts,time_base,duration")
+    stated = _stated_duration(stream)
+    if stated is not None:
+        return stated
     frames, rate = frames_and_rate(path)
     if frames < 1 or rate <= 0:
-        raise FFmpegError(what, 0, f"no video stream duration ({frames} packets at {rate} fps)")
+        raise FFmpegError(
+            f"ffprobe reading {Path(path).name}", 0,
+            f"no video stream duration ({frames} packets at {rate} fps)",
+        )  # fmt: skip
     return frames / rate
-
-
-def count_packets(path: Path) -> int:
-    """Video frames in ``path`` by counting packets (no decoding: fast on any length)."""
-    out = run(
-        ["-v", "error", "-select_streams", "v:0", "-count_packets",
-         "-show_entries", "stream=nb_read_packets", "-of", "csv=p=0", str(path)],
-        f"ffprobe counting frames of {Path(path).name}",
-        tool="ffprobe",
-    )  # fmt: skip
-    return int(out.strip().split(",")[0])

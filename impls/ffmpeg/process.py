@@ -14,7 +14,7 @@ import subprocess
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
 
 from impls.errors import FFmpegError, InvalidJob
 from impls.ffmpeg.command import PipedImages, RawFormat, encoder_args
@@ -24,14 +24,11 @@ from impls.runtime import lifeline
 
 
 def run(
-    args: Sequence[str],
-    what: str,
-    *,
-    tool: str = "ffmpeg",
-    timeout: float | None = None,
-    tied: bool = False,
-) -> str:
-    """Run ffmpeg (or ffprobe) with ``args``; return stdout; raise FFmpegError on failure.
+    args: Sequence[str], what: str, *, tool: str = "ffmpeg", timeout: float | None = None,
+    tied: bool = False, output: Literal["stdout", "stderr"] = "stdout",
+) -> str:  # fmt: skip
+    """Run ffmpeg (or ffprobe) with ``args``; return its ``output`` (some filters report on
+    stderr only); raise FFmpegError on failure.
 
     ``tied=True`` for long runs that read no pipe from us (encodes of files): the process is
     killed when this one dies, even by SIGKILL (:mod:`impls.runtime.lifeline`, which costs a
@@ -39,38 +36,22 @@ def run(
     Short runs (probes, ``-c copy``) end by themselves within seconds; a
     :class:`FrameWriter`'s ffmpeg ends at the EOF on its stdin.
     """
-    return run_capture(args, what, tool=tool, timeout=timeout, tied=tied).stdout
-
-
-def run_capture(
-    args: Sequence[str],
-    what: str,
-    *,
-    tool: str = "ffmpeg",
-    timeout: float | None = None,
-    tied: bool = False,
-) -> subprocess.CompletedProcess[str]:
-    """Like :func:`run`, but return stdout and stderr (some filters report on stderr only)."""
     binary = ffmpeg_binary() if tool == "ffmpeg" else ffprobe_binary()
     cmd = [binary, "-hide_banner", "-nostdin", *args] if tool == "ffmpeg" else [binary, *args]
     if tied:
         cmd = lifeline.tied(cmd)
     try:
+        # process_group=0: not the terminal's, a Ctrl-C is for this process to handle.
         proc = subprocess.run(
-            cmd,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-            check=False,
-            process_group=0,  # not the terminal's: a Ctrl-C is for this process to handle
-        )
+            cmd, capture_output=True, text=True, errors="replace", timeout=timeout, check=False,
+            process_group=0,
+        )  # fmt: skip
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
         raise FFmpegError(f"{what} (timed out after {timeout}s)", None, stderr) from exc
     if proc.returncode != 0:
         raise FFmpegError(what, proc.returncode, proc.stderr)
-    return proc
+    return proc.stdout if output == "stdout" else proc.stderr
 
 
 class StderrTail:
@@ -118,12 +99,9 @@ class FrameWriter:
         # Its own process group: a terminal's Ctrl-C goes to this process, which decides what
         # it means (ffmpeg would otherwise die at once, and the render report an ffmpeg error).
         self._proc = subprocess.Popen(
-            cmd,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             process_group=0,
-        )
+        )  # fmt: skip
         assert self._proc.stderr is not None
         self._stderr = StderrTail(self._proc.stderr)
 

@@ -165,12 +165,9 @@ def assemble(
             pieces.append(AudioPiece(plan.audio.get(item["scene"]), round(end) - round(first)))
         track = workdir / f"audio{output.suffix}"
         build_audio_track(
-            pieces,
-            track,
-            sample_rate=TRACK_RATE,
-            codec=encoder.audio_codec,
+            pieces, track, sample_rate=TRACK_RATE, codec=encoder.audio_codec,
             bitrate=encoder.audio_bitrate,
-        )
+        )  # fmt: skip
         stages["audio"] = time.perf_counter() - started
         started = time.perf_counter()
         mux_audio(video, track, output)

@@ -66,7 +66,7 @@ class SceneTask:
     quality: str = "l"
     fps: Fraction | None = None
     animations: tuple[int, int] | None = None
-    encoder_args: tuple[str, ...] = ()
+    encoder_options: tuple[str, ...] = ()
     timeout: float = DEFAULT_TIMEOUT
     python: str = sys.executable
     dest: str | None = None
@@ -226,15 +226,11 @@ class ManimProcesses:
             if self._cancelled:
                 raise RenderFailed("the render was cancelled; no further manim process is started")
             try:
+                # stdin: manim prompts for a scene when a name is unknown.
                 proc = subprocess.Popen(
-                    lifeline.tied(cmd, group=True),
-                    cwd=cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,  # manim prompts for a scene when a name is unknown
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    start_new_session=True,
-                )
+                    lifeline.tied(cmd, group=True), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                )  # fmt: skip
             except FileNotFoundError as exc:
                 raise ToolNotFound(cmd[0], f"cannot start {cmd[0]!r}: {exc}") from exc
             self._live.add(proc)
@@ -254,25 +250,17 @@ class ManimProcesses:
         finally:
             with self._lock:
                 self._live.discard(proc)
-        return ManimRun(
-            returncode=proc.returncode,
-            stdout=out.decode(errors="replace"),
-            stderr=err.decode(errors="replace"),
-            timed_out=timed_out,
-            seconds=time.perf_counter() - started,
-        )
+        text = out.decode(errors="replace"), err.decode(errors="replace")
+        return ManimRun(proc.returncode, *text, timed_out, time.perf_counter() - started)
 
 
 def failure(scene: str, run: ManimRun, timeout: float) -> SceneFailed:
     """The error for a manim process that timed out or exited with an error."""
     if run.timed_out:
         return SceneTimeout(
-            scene,
-            f"did not finish within its timeout of {timeout:g} s; its process group was killed",
-            returncode=run.returncode,
-            stderr=run.stderr,
-            stdout=run.stdout,
-        )
+            scene, f"did not finish within its timeout of {timeout:g} s; its process group was killed",
+            returncode=run.returncode, stderr=run.stderr, stdout=run.stdout,
+        )  # fmt: skip
     if run.returncode < 0:
         reason = f"manim was killed by signal {-run.returncode}"
     else:
@@ -299,27 +287,18 @@ def render_scene(task: SceneTask, processes: ManimProcesses) -> SceneVideo:
     try:
         media = work / "media"
         cmd = manim_command(
-            task.python,
-            str(script),
-            [task.scene],
-            str(media),
-            quality=task.quality,
-            fps=task.fps,
-            animations=task.animations,
-            extra=task.encoder_args,
-        )
+            task.python, str(script), [task.scene], str(media), quality=task.quality, fps=task.fps,
+            animations=task.animations, extra=task.encoder_options,
+        )  # fmt: skip
         run = processes.run(cmd, cwd=str(script.parent), timeout=task.timeout)
         if run.timed_out or run.returncode != 0:
             raise failure(task.label, run, task.timeout)
         video = find_video(media, task.scene)
         if video is None:
             raise SceneFailed(
-                task.label,
-                "manim wrote no video (a scene without animations writes only an image)",
-                returncode=run.returncode,
-                stderr=run.stderr,
-                stdout=run.stdout,
-            )
+                task.label, "manim wrote no video (a scene without animations writes only an image)",
+                returncode=run.returncode, stderr=run.stderr, stdout=run.stdout,
+            )  # fmt: skip
         if task.dest is None:
             return SceneVideo(task.scene, task.animations, None, video.read_bytes(), run.seconds)
         shutil.move(str(video), task.dest)
@@ -333,14 +312,9 @@ def render_help(python: str) -> str:
     """``manim render --help`` of ``python``'s manim (cached: it costs a process start)."""
     try:
         proc = subprocess.run(
-            [python, "-m", "manim", "render", "--help"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=120,
-            check=False,
-        )
+            [python, "-m", "manim", "render", "--help"], stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, errors="replace", timeout=120, check=False,
+        )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
         return ""
     return proc.stdout if proc.returncode == 0 else ""

@@ -50,15 +50,8 @@ def count_scenes(
 ) -> tuple[list[SceneCount | None], cli.ManimRun]:
     """Count every scene of ``plan`` in one manim process; ``None`` for a scene not counted."""
     result = workdir / "counts.json"
-    cmd = cli.manim_command(
-        plan.python,
-        str(plan.script),
-        plan.scenes,
-        str(workdir / "count-media"),
-        quality=plan.quality,
-        fps=plan.fps,
-        output_format="png",
-        entry=("-m", "impls.manim.count", str(result)),
+    cmd = plan.command(
+        workdir / "count-media", output_format="png", entry=("-m", "impls.manim.count", str(result))
     )
     run = processes.run(cmd, cwd=str(plan.script.parent), timeout=plan.timeout)
     records: list[dict[str, Any]] = []

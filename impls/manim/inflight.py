@@ -32,58 +32,46 @@ class InflightOptions(ManimOptions):
     encoders: int | None = integer()  # None: the job's workers
 
 
-class Inflight:
-    name = "manim-inflight"
-    options = InflightOptions
-    remote = False
+def _flag_missing(python: str) -> str | None:
+    if not cli.has_option(python, FLAG):
+        return f"the installed manim has no {FLAG} option (manim render --help does not list it)"
+    return None
 
-    def unavailable_reason(self, python: str) -> str | None:
-        if not cli.has_option(python, FLAG):
-            return f"the installed manim has no {FLAG} option (manim render --help does not list it)"
-        return None
 
-    def render_scenes(self, run: SceneRun[InflightOptions]) -> None:
-        plan = run.plan
-        count = run.options.encoders or plan.workers
-        timeout = plan.timeout * len(plan.scenes)
-        media = run.work / "media"
-        cmd = cli.manim_command(
-            plan.python,
-            str(plan.script),
-            plan.scenes,
-            str(media),
-            quality=plan.quality,
-            fps=plan.fps,
-            extra=[*plan.encoder_options, FLAG, str(count)],
-        )
-        with run.stage("render"):
-            result = run.processes.run(cmd, cwd=str(plan.script.parent), timeout=timeout)
-        run.info.update(encoders=count, processes=1)
-        failed = result.timed_out or result.returncode != 0
-        culprit: str | None = None
-        moved: dict[str, Path] = {}  # a scene listed twice has one video
-        for index, scene in enumerate(plan.scenes):
-            video = moved.get(scene) or cli.find_video(media, scene)
-            if video is not None and (not failed or culprit is None):
-                dest = run.work / f"scene-{index:04d}.mp4"
-                if scene in moved:
-                    shutil.copyfile(video, dest)
-                else:
-                    video.replace(dest)
-                    moved[scene] = dest
-                run.add(index, clip_from_files(scene, [dest]))
-            elif culprit is None:
-                # manim renders the scenes in the order given and stops at the first
-                # failure: the first scene without a video is the one that failed.
-                culprit = scene
-                run.fail(
-                    index,
-                    cli.failure(scene, result, timeout)
-                    if failed
-                    else SceneFailed(scene, "manim wrote no video for it", stdout=result.stdout),
-                )
+def _render_scenes(run: SceneRun[InflightOptions]) -> None:
+    plan = run.plan
+    count = run.options.encoders or plan.workers
+    timeout = plan.timeout * len(plan.scenes)
+    media = run.work / "media"
+    cmd = plan.command(media, extra=[*plan.encoder_options, FLAG, str(count)])
+    with run.stages.timed("render"):
+        result = run.processes.run(cmd, cwd=str(plan.script.parent), timeout=timeout)
+    run.info.update(encoders=count, processes=1)
+    failed = result.timed_out or result.returncode != 0
+    culprit: str | None = None
+    moved: dict[str, Path] = {}  # a scene listed twice has one video
+    for index, scene in enumerate(plan.scenes):
+        video = moved.get(scene) or cli.find_video(media, scene)
+        if video is not None and (not failed or culprit is None):
+            dest = run.work / f"scene-{index:04d}.mp4"
+            if scene in moved:
+                shutil.copyfile(video, dest)
             else:
-                run.fail(index, SceneFailed(scene, f"not rendered: manim stopped when scene {culprit} failed"))
+                video.replace(dest)
+                moved[scene] = dest
+            run.add(index, clip_from_files(scene, [dest]))
+        elif culprit is None:
+            # manim renders the scenes in the order given and stops at the first
+            # failure: the first scene without a video is the one that failed.
+            culprit = scene
+            run.fail(
+                index,
+                cli.failure(scene, result, timeout)
+                if failed
+                else SceneFailed(scene, "manim wrote no video for it", stdout=result.stdout),
+            )
+        else:
+            run.fail(index, SceneFailed(scene, f"not rendered: manim stopped when scene {culprit} failed"))
 
 
-renderer = ManimRenderer(Inflight())
+renderer = ManimRenderer("manim-inflight", InflightOptions, _render_scenes, needs=_flag_missing)

@@ -17,6 +17,7 @@ import sys
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from impls.errors import FFmpegError, InvalidJob, InvalidSource, ToolNotFound
 from impls.ffmpeg.probe import audio_duration
@@ -42,8 +43,6 @@ _LATEX_UNLESS = {
     "IntegerMatrix": "element_to_mobject",
     "BraceLabel": "label_constructor",
 }
-
-_QUALITY_FPS = {"l": 15, "m": 30, "h": 60, "p": 60, "k": 60}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,27 +72,22 @@ class ManimPlan:
     workers: int = 1
     encoder_options: tuple[str, ...] = ()
 
-    @property
-    def nominal_fps(self) -> Fraction:
-        """The rate manim will render at (``fps``, else the quality's default)."""
-        return self.fps if self.fps is not None else Fraction(_QUALITY_FPS[self.quality])
+    def command(self, media_dir: Path, **more: Any) -> list[str]:
+        """One ``manim render`` of every scene of this plan (``more``: see ``manim_command``)."""
+        return cli.manim_command(
+            self.python, str(self.script), self.scenes, str(media_dir), quality=self.quality,
+            fps=self.fps, **more,
+        )  # fmt: skip
 
     def task(
         self, scene: str, dest: Path, work_root: Path, animations: tuple[int, int] | None = None
     ) -> cli.SceneTask:
         """The :class:`~impls.manim.cli.SceneTask` rendering ``scene`` (or a range) of this plan."""
         return cli.SceneTask(
-            script=str(self.script),
-            scene=scene,
-            quality=self.quality,
-            fps=self.fps,
-            animations=animations,
-            encoder_args=self.encoder_options,
-            timeout=self.timeout,
-            python=self.python,
-            dest=str(dest),
-            work_root=str(work_root),
-        )
+            script=str(self.script), scene=scene, quality=self.quality, fps=self.fps,
+            animations=animations, encoder_options=self.encoder_options, timeout=self.timeout,
+            python=self.python, dest=str(dest), work_root=str(work_root),
+        )  # fmt: skip
 
 
 def check_manim_installed(python: str) -> None:
@@ -244,15 +238,8 @@ def prepare_manim_job(job: RenderJob, options: ManimOptions) -> ManimPlan:
         raise InvalidSource(f"padding must be finite, got {source.padding}")
     padding = Fraction(source.padding).limit_denominator(1_000_000)
     return ManimPlan(
-        script=script,
-        scenes=source.scenes,
-        quality=source.quality,
-        fps=fps,
-        padding=padding,
-        audio=audio,
-        audio_seconds=seconds,
-        python=python,
+        script=script, scenes=source.scenes, quality=source.quality, fps=fps, padding=padding,
+        audio=audio, audio_seconds=seconds, python=python, workers=worker_count(job.workers),
         timeout=job.timeout if job.timeout is not None else cli.DEFAULT_TIMEOUT,
-        workers=worker_count(job.workers),
         encoder_options=encoder_options,
-    )
+    )  # fmt: skip

@@ -115,69 +115,51 @@ class RangesOptions(ManimOptions):
     parts: int | None = integer()  # ranges per splittable scene; None: by frames (see above)
 
 
-class Ranges:
-    name = "manim-ranges"
-    options = RangesOptions
-    remote = False
-
-    def unavailable_reason(self, python: str) -> str | None:
-        return None
-
-    def render_scenes(self, run: SceneRun[RangesOptions]) -> None:
-        plan = run.plan
-        workers = plan.workers
-        with run.stage("count"):
-            counts, _ = count_scenes(plan, run.work, run.processes)
-        with run.stage("render"):
-            units = plan_units(plan.scenes, counts, workers, run.options.parts)
-            tasks = [
-                run.task(unit.scene, f"unit-{n:04d}.mp4", unit.animations)
-                for n, unit in enumerate(units)
-            ]
-            files: dict[int, list[tuple[int, Path]]] = {}
-            fallback: list[int] = []
-            remaining = {unit.index: 0 for unit in units}
-            for unit in units:
-                remaining[unit.index] += 1
-            for outcome in run.run_tasks(tasks, workers):
-                unit = units[outcome.index]
-                remaining[unit.index] -= 1
-                if outcome.error is not None:
-                    run.fail(unit.index, outcome.error)
-                    continue
-                assert outcome.video is not None and outcome.video.path is not None
-                start = unit.animations[0] if unit.animations else 0
-                files.setdefault(unit.index, []).append((start, Path(outcome.video.path)))
-                if remaining[unit.index] or unit.index in run.failures:
-                    continue
-                # The scene's last range is in: verify it and hold its last frame while other
-                # scenes still render.
-                pieces = [path for _, path in sorted(files[unit.index])]
-                clip = clip_from_files(unit.scene, pieces)
-                if _verified(clip, counts[unit.index], units, unit.index):
-                    run.add(unit.index, clip)
-                else:
-                    fallback.append(unit.index)
-            if fallback:
-                # Render whole what did not verify; the ranges' frames are discarded.
-                whole = [run.task(plan.scenes[i], f"whole-{i:04d}.mp4") for i in fallback]
-                for outcome in run.run_tasks(whole, workers):
-                    index = fallback[outcome.index]
-                    if outcome.error is not None:
-                        run.fail(index, outcome.error)
-                        continue
-                    assert outcome.video is not None and outcome.video.path is not None
-                    run.add(index, clip_from_files(plan.scenes[index], [Path(outcome.video.path)]))
-        split: dict[str, list[list[int]]] = {}
+def _render_scenes(run: SceneRun[RangesOptions]) -> None:
+    plan = run.plan
+    workers = plan.workers
+    with run.stages.timed("count"):
+        counts, _ = count_scenes(plan, run.work, run.processes)
+    with run.stages.timed("render"):
+        units = plan_units(plan.scenes, counts, workers, run.options.parts)
+        tasks = [
+            run.task(unit.scene, f"unit-{n:04d}.mp4", unit.animations)
+            for n, unit in enumerate(units)
+        ]
+        files: dict[int, list[tuple[int, Path]]] = {}
+        fallback: list[int] = []
+        remaining = {unit.index: 0 for unit in units}
         for unit in units:
-            if unit.animations is not None:
-                split.setdefault(unit.scene, []).append(list(unit.animations))
-        run.info.update(
-            workers=workers,
-            ranges={scene: sorted(r) for scene, r in split.items()},
-            processes=len(tasks) + len(fallback) + 1,
-            fallback=[plan.scenes[i] for i in fallback],
-        )
+            remaining[unit.index] += 1
+        for outcome in run.run_tasks(tasks, workers):
+            unit = units[outcome.index]
+            remaining[unit.index] -= 1
+            if outcome.error is not None:
+                run.fail(unit.index, outcome.error)
+                continue
+            assert outcome.video is not None and outcome.video.path is not None
+            start = unit.animations[0] if unit.animations else 0
+            files.setdefault(unit.index, []).append((start, Path(outcome.video.path)))
+            if remaining[unit.index] or unit.index in run.failures:
+                continue
+            # The scene's last range is in: verify it and hold its last frame while other
+            # scenes still render.
+            pieces = [path for _, path in sorted(files[unit.index])]
+            clip = clip_from_files(unit.scene, pieces)
+            if _verified(clip, counts[unit.index], units, unit.index):
+                run.add(unit.index, clip)
+            else:
+                fallback.append(unit.index)
+        # Render whole what did not verify; the ranges' frames are discarded.
+        run.render_whole(fallback, workers, "whole")
+    split: dict[str, list[list[int]]] = {}
+    for unit in units:
+        if unit.animations is not None:
+            split.setdefault(unit.scene, []).append(list(unit.animations))
+    run.info.update(
+        workers=workers, ranges={scene: sorted(r) for scene, r in split.items()},
+        processes=len(tasks) + len(fallback) + 1, fallback=[plan.scenes[i] for i in fallback],
+    )  # fmt: skip
 
 
 def _verified(clip: SceneClip, count: SceneCount | None, units: list[Unit], index: int) -> bool:
@@ -199,4 +181,4 @@ def _verified(clip: SceneClip, count: SceneCount | None, units: list[Unit], inde
     )
 
 
-renderer = ManimRenderer(Ranges())
+renderer = ManimRenderer("manim-ranges", RangesOptions, _render_scenes)

@@ -32,25 +32,15 @@ from impls.runtime.executor import Executor, worker_scratch
 
 
 def render_shipped(
-    index: int,
-    task: SceneTask,
-    retries: int,
-    script_name: str,
-    script: bytes,
-    own_python: bool,
+    index: int, task: SceneTask, retries: int, script_name: str, script: bytes, own_python: bool
 ) -> Outcome:
     """On a worker: write the script into a private directory and render ``task`` from it."""
     root = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=worker_scratch()))
     try:
         copy = root / script_name
         copy.write_bytes(script)
-        here = dataclasses.replace(
-            task,
-            script=str(copy),
-            dest=None,
-            work_root=str(root),
-            python=sys.executable if own_python else task.python,
-        )
+        python = sys.executable if own_python else task.python
+        here = dataclasses.replace(task, script=str(copy), dest=None, work_root=str(root), python=python)
         outcome = attempt(index, here, retries, ManimProcesses())
         outcome.task = task  # as the client knows it (its paths, its interpreter)
         return outcome

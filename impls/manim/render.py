@@ -1,8 +1,8 @@
 """The one way every Manim renderer renders: plan, render the scenes, assemble, result.
 
-:class:`ManimRenderer` is that skeleton; a :class:`Strategy` (``serial``, ``scenes``,
-``inflight``, ``ranges``) decides only how the scenes become video files, and hands each one to
-the :class:`SceneRun` as it is ready. Everything else is the same for all of them:
+:class:`ManimRenderer` is that skeleton; a strategy (``serial``, ``scenes``, ``inflight``,
+``ranges``: one function each) decides only how the scenes become video files, and hands each
+one to the :class:`SceneRun` as it is ready. Everything else is the same for all of them:
 
 - the checks before any manim process starts (:mod:`impls.manim.preflight`), the renderer's
   options included;
@@ -18,23 +18,22 @@ the :class:`SceneRun` as it is ready. Everything else is the same for all of the
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import importlib.util
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, TypeVar
 
 from impls.errors import InvalidJob, SceneFailed, ScenesFailed, ToolNotFound
 from impls.ffmpeg.files import atomic_output, scratch_dir
 from impls.manim import pool, remote
-from impls.manim.assemble import SceneClip, assemble, hold
+from impls.manim.assemble import SceneClip, assemble, clip_from_files, hold
 from impls.manim.cli import MANIM_HINT, ManimProcesses, SceneTask
 from impls.manim.pool import Outcome
 from impls.manim.preflight import ManimOptions, ManimPlan, prepare_manim_job
-from impls.model.protocol import ManimSource, RenderJob, RenderResult, Source
+from impls.model.protocol import ManimSource, RenderJob, RenderResult, Source, Stages
 from impls.runtime.executor import Executor, Settings, capabilities, open_executor
 
 O = TypeVar("O", bound=ManimOptions)
@@ -52,17 +51,9 @@ class SceneRun(Generic[O]):
     executor: Executor | None  # a remote executor's workers, or None: manim runs here
     clips: dict[int, SceneClip] = dataclasses.field(default_factory=dict)
     failures: dict[int, SceneFailed] = dataclasses.field(default_factory=dict)
-    stages: dict[str, float] = dataclasses.field(default_factory=dict)
+    stages: Stages = dataclasses.field(default_factory=Stages)
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
     retries: int = 0
-
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
 
     def task(self, scene: str, name: str, animations: tuple[int, int] | None = None) -> SceneTask:
         """The task rendering ``scene`` (or a range of its animations) into ``work/name``."""
@@ -89,30 +80,43 @@ class SceneRun(Generic[O]):
     def fail(self, index: int, error: SceneFailed) -> None:
         self.failures.setdefault(index, error)
 
+    def render_whole(self, indices: Iterable[int], workers: int, prefix: str = "scene") -> None:
+        """Render the scenes ``indices`` (positions in the plan), each in one manim process."""
+        chosen = list(indices)
+        tasks = [self.task(self.plan.scenes[i], f"{prefix}-{i:04d}.mp4") for i in chosen]
+        for outcome in self.run_tasks(tasks, workers):
+            index = chosen[outcome.index]
+            if outcome.error is not None:
+                self.fail(index, outcome.error)
+            elif outcome.video is not None and outcome.video.path is not None:
+                self.add(index, clip_from_files(outcome.task.scene, [Path(outcome.video.path)]))
 
-class Strategy(Protocol[O]):
-    """How a Manim renderer turns the plan's scenes into video files."""
 
-    name: str
-    options: type[O]
-    #: Whether scenes may run on a remote executor's workers (else manim runs here only).
-    remote: bool
+Strategy = Callable[[SceneRun[O]], None]
+"""How a Manim renderer turns the plan's scenes into video files: it renders every scene, hands
+each clip to :meth:`SceneRun.add` and each error to :meth:`SceneRun.fail`."""
 
-    def unavailable_reason(self, python: str) -> str | None:
-        """Why ``python``'s manim cannot run this strategy (beyond manim missing), or None."""
-        ...
 
-    def render_scenes(self, run: SceneRun[O]) -> None:
-        """Render every scene: :meth:`SceneRun.add` each clip, :meth:`SceneRun.fail` each error."""
-        ...
+def _always(python: str) -> str | None:
+    return None
 
 
 class ManimRenderer(Generic[O]):
-    """A Manim renderer: one :class:`Strategy` inside the one render skeleton."""
+    """A Manim renderer: one strategy inside the one render skeleton.
 
-    def __init__(self, strategy: Strategy[O]) -> None:
+    ``remote``: whether scenes may run on a remote executor's workers (else manim runs here
+    only); ``needs(python)`` says why ``python``'s manim cannot run the strategy, or None.
+    """
+
+    def __init__(
+        self, name: str, options: type[O], strategy: Strategy[O], *, remote: bool = False,
+        needs: Callable[[str], str | None] = _always,
+    ) -> None:  # fmt: skip
+        self.name = name
+        self.options = options
         self.strategy = strategy
-        self.name = strategy.name
+        self.remote = remote
+        self.needs = needs
 
     def supports(self, source: Source) -> bool:
         return isinstance(source, ManimSource) and self.unavailable_reason() is None
@@ -122,11 +126,11 @@ class ManimRenderer(Generic[O]):
         python = python or sys.executable
         if python == sys.executable and importlib.util.find_spec("manim") is None:
             return f"manim is not installed: {MANIM_HINT}"
-        return self.strategy.unavailable_reason(python)
+        return self.needs(python)
 
     def executor_reason(self, executor: str) -> str | None:
         """Why ``executor`` cannot run this renderer (None: it can)."""
-        if self.strategy.remote or not capabilities(executor).remote:
+        if self.remote or not capabilities(executor).remote:
             return None
         return (
             f"{self.name} runs manim on this machine only (executor 'local'); manim-scenes "
@@ -135,12 +139,12 @@ class ManimRenderer(Generic[O]):
 
     def render(self, job: RenderJob) -> RenderResult:
         started = time.perf_counter()
-        options = self.strategy.options.from_mapping(self.name, job.options)
+        options = self.options.from_mapping(self.name, job.options)
         refused = self.executor_reason(job.executor)
         if refused is not None:
             raise InvalidJob(f"executor {job.executor!r} is not supported: {refused}")
         plan = prepare_manim_job(job, options)
-        reason = self.strategy.unavailable_reason(plan.python)
+        reason = self.needs(plan.python)
         if reason is not None:
             raise ToolNotFound("manim", reason)
         executor = None
@@ -150,7 +154,7 @@ class ManimRenderer(Generic[O]):
         try:
             with scratch_dir("renderbench-manim-") as work:
                 run = SceneRun(job, plan, options, work, ManimProcesses(), executor)
-                self.strategy.render_scenes(run)
+                self.strategy(run)
                 return _finish(run, self.name, started)
         finally:
             if executor is not None:

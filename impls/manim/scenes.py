@@ -14,37 +14,16 @@ manim runs the scenes (default: this one; on a remote executor, each worker's ow
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from impls.manim.assemble import clip_from_files
 from impls.manim.preflight import ManimOptions
 from impls.manim.render import ManimRenderer, SceneRun
 
 
-def render_each_scene(run: SceneRun[ManimOptions], workers: int) -> None:
-    """Every scene in a manim process of its own, ``workers`` at a time."""
-    scenes = run.plan.scenes
-    tasks = [run.task(scene, f"scene-{index:04d}.mp4") for index, scene in enumerate(scenes)]
-    with run.stage("render"):
-        for outcome in run.run_tasks(tasks, workers):
-            if outcome.error is not None:
-                run.fail(outcome.index, outcome.error)
-                continue
-            assert outcome.video is not None and outcome.video.path is not None
-            run.add(outcome.index, clip_from_files(outcome.task.scene, [Path(outcome.video.path)]))
+def render_scenes(run: SceneRun[ManimOptions], workers: int | None = None) -> None:
+    """Every scene whole, ``workers`` at a time (default: the job's)."""
+    workers = run.plan.workers if workers is None else workers
+    with run.stages.timed("render"):
+        run.render_whole(range(len(run.plan.scenes)), workers)
     run.info.update(workers=workers, executor=run.job.executor)
 
 
-class Scenes:
-    name = "manim-scenes"
-    options = ManimOptions
-    remote = True
-
-    def unavailable_reason(self, python: str) -> str | None:
-        return None
-
-    def render_scenes(self, run: SceneRun[ManimOptions]) -> None:
-        render_each_scene(run, run.plan.workers)
-
-
-renderer = ManimRenderer(Scenes())
+renderer = ManimRenderer("manim-scenes", ManimOptions, render_scenes, remote=True)

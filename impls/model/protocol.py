@@ -6,10 +6,12 @@ clips hold file handles and closures and do not pickle.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import math
 import re
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -301,6 +303,19 @@ class RenderJob:
             raise InvalidJob(f"timeout must be > 0 seconds, got {self.timeout!r}")
         if self.retries < 0:
             raise InvalidJob(f"retries must be >= 0, got {self.retries!r}")
+
+
+class Stages(dict[str, float]):
+    """Seconds per stage of a render (frames, encode, concat, mux...)."""
+
+    @contextlib.contextmanager
+    def timed(self, name: str) -> Iterator[None]:
+        """Time the block into ``self[name]`` (added to, if the stage repeats)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self[name] = self.get(name, 0.0) + time.perf_counter() - started
 
 
 @dataclass

@@ -8,7 +8,7 @@ The harness saves each case's :class:`Row` as pytest-benchmark's ``extra_info``
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +24,10 @@ class Row:
     workers: int
     encoder: str  # EncoderSpec.label, e.g. libx264:medium:23
     workload: str
-    preset: str  # smoke | full | custom
-    executor: str  # the executor's name, e.g. local
-    frames: int
     fps: float  # median over rounds
+    preset: str = ""  # smoke | full | custom
+    executor: str = "local"  # the executor's name
+    frames: int = 0
     fps_all: tuple[float, ...] = ()  # one per round
     speedup: float | None = None  # fps / the reference's fps (same group, same session)
     cpu_util: float = 0.0  # 0..1 of all cores, median over rounds
@@ -78,74 +78,52 @@ class Row:
         return self.renderer if self.executor == "local" else f"{self.renderer} ({self.executor})"
 
     def extra_info(self) -> dict[str, Any]:
-        """The row as pytest-benchmark's ``extra_info`` saves it (JSON types)."""
+        """The row as pytest-benchmark's ``extra_info`` saves it."""
         return {
-            "renderer": self.renderer,
-            "workers": self.workers,
-            "encoder": self.encoder,
-            "workload": self.workload,
-            "preset": self.preset,
-            "executor": self.executor,
-            "frames": self.frames,
-            "fps": self.fps,
-            "fps_all": list(self.fps_all),
-            "speedup": self.speedup,
-            "cpu_util": self.cpu_util,
-            "cpu_seconds": self.cpu_seconds,
-            "peak_rss": self.peak_rss,
-            "stages": dict(self.stages),
-            "valid": self.valid,
-            "problems": list(self.problems),
-            "machine": dict(self.machine),
-            "reference": self.reference,
-            "wall": self.wall,
-            "harness_overhead": self.harness_overhead,
-            "psnr": self.psnr,
-            "ssim": self.ssim,
-            "bitrate": self.bitrate,
-            "encode_limit_fps": self.encode_limit_fps,
-            "encode_limit_fraction": self.encode_limit_fraction,
+            f.name: _plain(getattr(self, f.name)) for f in fields(self) if f.name not in _NOT_SAVED
         }
 
     @classmethod
     def from_info(cls, info: Mapping[str, Any], name: str = "", path: Path | None = None) -> Row:
         """A row from a saved ``extra_info`` (KeyError, TypeError or ValueError when it is not
-        a renderbench case)."""
-        stages = info.get("stages") or {}
-        machine = info.get("machine")
-        return cls(
-            renderer=str(info["renderer"]),
-            workers=int(info["workers"]),
-            encoder=str(info["encoder"]),
-            workload=str(info["workload"]),
-            preset=str(info.get("preset", "")),
-            executor=str(info.get("executor", "local")),
-            frames=int(info.get("frames", 0)),
-            fps=float(info["fps"]),
-            fps_all=tuple(float(x) for x in info.get("fps_all") or ()),
-            speedup=_optional(info.get("speedup")),
-            cpu_util=float(info.get("cpu_util") or 0.0),
-            cpu_seconds=float(info.get("cpu_seconds") or 0.0),
-            peak_rss=int(info.get("peak_rss") or 0),
-            stages={str(k): float(v) for k, v in stages.items()},
-            valid=info.get("valid", True) is True,
-            problems=tuple(str(p) for p in info.get("problems") or ()),
-            machine=machine if isinstance(machine, Mapping) else {},
-            reference=info.get("reference"),
-            wall=float(info.get("wall") or 0.0),
-            harness_overhead=float(info.get("harness_overhead") or 0.0),
-            psnr=_optional(info.get("psnr")),
-            ssim=_optional(info.get("ssim")),
-            bitrate=_optional(info.get("bitrate")),
-            encode_limit_fps=_optional(info.get("encode_limit_fps")),
-            encode_limit_fraction=_optional(info.get("encode_limit_fraction")),
-            name=name,
-            path=path,
-        )
+        a renderbench case); keys a saved row lacks take their defaults."""
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name in _NOT_SAVED or info.get(f.name) is None:
+                continue
+            value = info[f.name]
+            values[f.name] = _READ.get(f.name, _READ_TYPE.get(str(f.type), _same))(value)
+        return cls(**values, name=name, path=path)
 
 
-def _optional(value: Any) -> float | None:
-    return None if value is None else float(value)
+_NOT_SAVED = frozenset({"name", "path"})
+
+
+def _plain(value: Any) -> Any:
+    """A value as JSON holds it."""
+    if isinstance(value, tuple):
+        return list(value)
+    return dict(value) if isinstance(value, Mapping) else value
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+#: How a saved value is read back, by field type (and by name where the type says too little).
+_READ_TYPE: dict[str, Any] = {
+    "str": str,
+    "int": int,
+    "float": float,
+    "float | None": float,
+    "tuple[float, ...]": lambda v: tuple(float(x) for x in v),
+    "tuple[str, ...]": lambda v: tuple(str(p) for p in v),
+}
+_READ: dict[str, Any] = {
+    "stages": lambda v: {str(k): float(s) for k, s in v.items()},
+    "valid": lambda v: v is True,
+    "machine": lambda v: v if isinstance(v, Mapping) else {},
+}
 
 
 def saved_rows(data: Any, path: Path | None = None, *, strict: bool = True) -> list[Row]:

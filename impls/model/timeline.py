@@ -8,14 +8,16 @@ takes its times from here and writes exactly the frames the baseline writes.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from fractions import Fraction
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from impls.errors import InvalidJob, InvalidSource
-from impls.model.protocol import exact_fps
+from impls.model.protocol import RenderResult, exact_fps
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
@@ -63,6 +65,13 @@ class Timeline:
     def video_duration(self) -> float:
         """Duration of the written stream: frames / rate."""
         return float(Fraction(self.frames) / self.rate)
+
+    def result(self, output: Path, renderer: str, started: float, **more: Any) -> RenderResult:
+        """What a render of this timeline wrote; ``started``: its ``time.perf_counter()``."""
+        wall = time.perf_counter() - started
+        return RenderResult(
+            Path(output), renderer, self.frames, self.video_duration, self.rate, wall, **more
+        )
 
     def split(self, parts: int) -> list[range]:
         """Contiguous frame ranges, as equal as possible, covering every frame once."""

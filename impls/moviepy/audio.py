@@ -44,12 +44,7 @@ def write_clip_audio(clip: VideoClip, workdir: Path, encoder: EncoderSpec) -> Pa
     use_for_moviepy()
     path = Path(workdir) / f"audio.{audio_extension(encoder.audio_codec)}"
     clip.audio.write_audiofile(
-        str(path),
-        MOVIEPY_AUDIO_RATE,
-        AUDIO_NBYTES,
-        AUDIO_BUFSIZE,
-        encoder.audio_codec,
-        bitrate=encoder.audio_bitrate,
-        logger=None,
-    )
+        str(path), MOVIEPY_AUDIO_RATE, AUDIO_NBYTES, AUDIO_BUFSIZE, encoder.audio_codec,
+        bitrate=encoder.audio_bitrate, logger=None,
+    )  # fmt: skip
     return path

@@ -8,7 +8,6 @@ keeps its temporary audio file out of the working directory and makes the output
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
 from impls.ffmpeg.files import atomic_output, scratch_dir
@@ -72,38 +71,23 @@ class BaselineRenderer:
         if spec.codec not in {"libx264", "h264_nvenc"}:
             params += ["-pix_fmt", spec.pix_fmt]
         params += list(spec.extra)
-        stages: dict[str, float] = {}
         try:
             with scratch_dir("renderbench-baseline-") as scratch, atomic_output(
                 job.output
             ) as tmp:
                 clip.write_videofile(
-                    str(tmp),
-                    fps=timeline.clock_fps,
-                    codec=spec.codec,
-                    bitrate=spec.bitrate,
-                    audio=job.audio and clip.audio is not None,
-                    preset=spec.preset or "medium",
-                    audio_codec=spec.audio_codec,
+                    str(tmp), fps=timeline.clock_fps, codec=spec.codec, bitrate=spec.bitrate,
+                    preset=spec.preset or "medium", threads=spec.threads, ffmpeg_params=params,
+                    audio=job.audio and clip.audio is not None, audio_codec=spec.audio_codec,
                     audio_bitrate=spec.audio_bitrate,
                     temp_audiofile=str(scratch / f"audio.{audio_extension(spec.audio_codec)}"),
-                    threads=spec.threads,
-                    ffmpeg_params=params,
                     logger=_ProgressLogger(job) if job.progress else None,
-                )
+                )  # fmt: skip
         except OSError as exc:
             raise RenderFailed(f"MoviePy write_videofile failed: {exc}") from exc
         finally:
             clip.close()
-        wall = time.perf_counter() - started
-        stages["write_videofile"] = wall
-        return RenderResult(
-            output=Path(job.output),
-            renderer=self.name,
-            frames=timeline.frames,
-            duration=timeline.video_duration,
-            fps=timeline.rate,
-            wall=wall,
-            stages=stages,
-            info={"ffmpeg": ffmpeg_binary(), "moviepy_rate_arg": "%.02f" % timeline.clock_fps},
-        )
+        info = {"ffmpeg": ffmpeg_binary(), "moviepy_rate_arg": "%.02f" % timeline.clock_fps}
+        result = timeline.result(job.output, self.name, started, info=info)
+        result.stages["write_videofile"] = result.wall
+        return result

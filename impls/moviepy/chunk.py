@@ -39,8 +39,7 @@ from pathlib import Path
 from impls.errors import RenderFailed
 from impls.ffmpeg.operations import concat
 from impls.model.options import directory, integer
-from impls.model.protocol import RenderJob, RenderResult, Source
-from impls.moviepy.shell import ClipOptions, ClipRender, render_clip, supports_clip
+from impls.moviepy.shell import ClipOptions, ClipRender, ClipRenderer
 from impls.moviepy.worker import Segment, render_segment
 from impls.runtime.dispatch import Task
 
@@ -59,20 +58,11 @@ class ChunkOptions(ClipOptions):
     shared_dir: str | None = directory()
 
 
-class ChunkRenderer:
+class Chunk:
     """Contiguous frame ranges encoded in parallel, joined without re-encoding."""
 
     name = "chunk"
     options = ChunkOptions
-
-    def supports(self, source: Source) -> bool:
-        return supports_clip(source)
-
-    def render(self, job: RenderJob) -> RenderResult:
-        return render_clip(job, self)
-
-    def prepare(self, render: ClipRender[ChunkOptions]) -> None:
-        """Nothing here needs the clip."""
 
     def write_video(self, render: ClipRender[ChunkOptions], video: Path) -> None:
         frames = render.timeline.frames
@@ -91,7 +81,7 @@ class ChunkRenderer:
                     yield Task(label, render_segment, args, frames=len(part))
 
             segments: dict[int, Segment] = {}
-            with render.stage("frames"), render.dispatcher(2 * render.workers) as dispatch:
+            with render.stages.timed("frames"), render.dispatcher(2 * render.workers) as dispatch:
                 for task, segment in dispatch.run(tasks()):
                     expected = task.args[1]
                     if segment.frames != len(expected):
@@ -101,7 +91,7 @@ class ChunkRenderer:
                         )
                     segments[segment.start] = _kept(segment, directory, suffix)
             paths = [Path(str(segments[start].path)) for start in sorted(segments)]
-            with render.stage("concat"):
+            with render.stages.timed("concat"):
                 concat(paths, video, render.scratch)
             for path in paths:  # disk back before the mux
                 path.unlink(missing_ok=True)
@@ -135,3 +125,6 @@ def _kept(segment: Segment, directory: Path, suffix: str) -> Segment:
     path = directory / f"segment-{segment.start:08d}{suffix}"
     path.write_bytes(segment.data)
     return dataclasses.replace(segment, path=str(path), data=None)
+
+
+renderer = ClipRenderer(Chunk())

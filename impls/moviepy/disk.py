@@ -28,28 +28,21 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from impls.errors import InvalidJob
 from impls.ffmpeg.operations import encode_images
 from impls.model.options import choice, directory, integer
-from impls.model.protocol import RenderJob, RenderResult, Source
+from impls.model.protocol import EncoderSpec
 from impls.model.timeline import Timeline
-from impls.moviepy.shell import ClipOptions, ClipRender, render_clip, supports_clip
+from impls.moviepy.shell import ClipOptions, ClipRender, ClipRenderer
 from impls.moviepy.worker import IMAGE_SUFFIX, render_images
 from impls.runtime.dispatch import Task
-from impls.runtime.executor import Capabilities, capabilities
+from impls.runtime.executor import Capabilities
 
 IMAGE_FORMATS = ("ppm", "png", "jpeg")
 _MAX_BATCH = 32
 _TASKS_PER_WORKER = 8
-
-
-def _needs_shared_dir(executor: str) -> str:
-    return (
-        "disk writes frame files that ffmpeg reads in this process: on executor "
-        f"{executor!r} it needs options['shared_dir'], a directory every worker sees at the "
-        "same path (or use chunk, which needs no shared filesystem)"
-    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,38 +52,25 @@ class DiskOptions(ClipOptions):
     batch: int | None = integer(low=0)  # 0 or None: the default
     shared_dir: str | None = directory()
 
-    def check(self, job: RenderJob, capabilities: Capabilities) -> None:
-        if self.image_format == "jpeg" and job.encoder.has_alpha:
+    def check(self, encoder: EncoderSpec, executor: str, capabilities: Capabilities) -> None:
+        if self.image_format == "jpeg" and encoder.has_alpha:
             raise InvalidJob(
-                f"image_format 'jpeg' has no alpha, which pix_fmt {job.encoder.pix_fmt!r} "
-                "keeps; use 'ppm' or 'png'"
+                f"image_format 'jpeg' has no alpha, which pix_fmt {encoder.pix_fmt!r} keeps; "
+                "use 'ppm' or 'png'"
             )
         if self.shared_dir is None and not capabilities.shares_filesystem:
-            raise InvalidJob(_needs_shared_dir(job.executor))
+            raise InvalidJob(
+                "disk writes frame files that ffmpeg reads in this process: on executor "
+                f"{executor!r} it needs options['shared_dir'], a directory every worker sees at "
+                "the same path (or use chunk, which needs no shared filesystem)"
+            )
 
-
-class DiskRenderer:
-    """Frames to image files in parallel, then one ffmpeg encode of the sequence."""
-
-    name = "disk"
-    options = DiskOptions
-
-    def supports(self, source: Source) -> bool:
-        return supports_clip(source)
-
-    def executor_reason(self, executor: str) -> str | None:
-        """Why ``executor`` cannot run this renderer with default options (None: it can)."""
-        return None if capabilities(executor).shares_filesystem else _needs_shared_dir(executor)
-
-    def render(self, job: RenderJob) -> RenderResult:
-        return render_clip(job, self)
-
-    def prepare(self, render: ClipRender[DiskOptions]) -> None:
+    def check_clip(self, render: ClipRender[Any]) -> None:
         """Refuse early when the frames cannot fit in the scratch directory's filesystem."""
-        if render.options.image_format != "ppm":
+        if self.image_format != "ppm":
             return  # compressed: size unknown in advance
         needed = render.timeline.frames * (render.source.frame_bytes + 64)
-        shared = render.options.shared_dir
+        shared = self.shared_dir
         where = shared or tempfile.gettempdir()
         free = shutil.disk_usage(shared or render.scratch).free
         if needed > free:
@@ -99,6 +79,13 @@ class DiskRenderer:
                 f"frames in {where}, which has {free / 1e9:.1f} GB free: point TMPDIR at a "
                 "larger filesystem, or use the pipe or chunk renderer (no frame files)"
             )
+
+
+class Disk:
+    """Frames to image files in parallel, then one ffmpeg encode of the sequence."""
+
+    name = "disk"
+    options = DiskOptions
 
     def write_video(self, render: ClipRender[DiskOptions], video: Path) -> None:
         options = render.options
@@ -130,10 +117,10 @@ class DiskRenderer:
                 args = (render.source, part, str(frames_dir), image_format, quality)
                 yield Task(f"frames {part.start}..{part.stop - 1}", render_images, args, len(part))
 
-        with render.stage("frames"), render.dispatcher(2 * render.workers) as dispatch:
+        with render.stages.timed("frames"), render.dispatcher(2 * render.workers) as dispatch:
             for _ in dispatch.run(tasks()):
                 pass
-        with render.stage("encode"):
+        with render.stages.timed("encode"):
             pattern = frames_dir / f"%06d.{IMAGE_SUFFIX[image_format]}"
             encode_images(
                 pattern, render.timeline.frames, render.timeline.rate, render.job.encoder, video
@@ -144,3 +131,6 @@ def _batches(timeline: Timeline, workers: int, batch: int) -> list[range]:
     if batch <= 0:
         batch = max(1, min(_MAX_BATCH, math.ceil(timeline.frames / (workers * _TASKS_PER_WORKER))))
     return [range(s, min(s + batch, timeline.frames)) for s in range(0, timeline.frames, batch)]
+
+
+renderer = ClipRenderer(Disk())

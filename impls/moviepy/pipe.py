@@ -30,8 +30,8 @@ from impls.errors import InvalidJob
 from impls.ffmpeg.command import PipedImages, RawFormat
 from impls.ffmpeg.process import FrameWriter
 from impls.model.options import choice, integer
-from impls.model.protocol import RenderJob, RenderResult, Source
-from impls.moviepy.shell import ClipOptions, ClipRender, render_clip, supports_clip
+from impls.model.protocol import EncoderSpec
+from impls.moviepy.shell import ClipOptions, ClipRender, ClipRenderer
 from impls.moviepy.worker import render_bytes, render_jpeg, render_to_slot
 from impls.runtime.dispatch import Task
 from impls.runtime.executor import Capabilities
@@ -46,12 +46,12 @@ class PipeOptions(ClipOptions):
     transport: str | None = choice(TRANSPORTS)
     jpeg_quality: int = integer(95, high=100)
 
-    def check(self, job: RenderJob, capabilities: Capabilities) -> None:
+    def check(self, encoder: EncoderSpec, executor: str, capabilities: Capabilities) -> None:
         if self.transport == "shm" and not capabilities.shares_memory:
             raise InvalidJob(
                 "transport 'shm' needs shared memory with the workers, which the workers of "
-                f"executor {job.executor!r} do not have; use transport 'bytes' (the default "
-                "there) or 'jpeg'"
+                f"executor {executor!r} do not have; use transport 'bytes' (the default there) "
+                "or 'jpeg'"
             )
 
 
@@ -69,20 +69,11 @@ def _shared_block(size: int) -> Iterator[Any]:
             block.unlink()
 
 
-class PipeRenderer:
+class Pipe:
     """Frames rendered in parallel, encoded in order by one ffmpeg reading its stdin."""
 
     name = "pipe"
     options = PipeOptions
-
-    def supports(self, source: Source) -> bool:
-        return supports_clip(source)
-
-    def render(self, job: RenderJob) -> RenderResult:
-        return render_clip(job, self)
-
-    def prepare(self, render: ClipRender[PipeOptions]) -> None:
-        """Nothing here needs the clip."""
 
     def write_video(self, render: ClipRender[PipeOptions], video: Path) -> None:
         options, source = render.options, render.source
@@ -110,7 +101,7 @@ class PipeRenderer:
                     else:
                         yield Task(label, render_bytes, (source, index), frames=1)
 
-            with render.stage("frames"):
+            with render.stages.timed("frames"):
                 dispatch = stack.enter_context(render.dispatcher(window, ordered=True))
                 writer = stack.enter_context(FrameWriter(video, fmt, render.job.encoder))
                 for task, value in dispatch.run(tasks()):
@@ -121,5 +112,8 @@ class PipeRenderer:
                             writer.write(slot)
                     else:
                         writer.write(value)
-            with render.stage("flush"):  # the encoder's last frames (lookahead)
+            with render.stages.timed("flush"):  # the encoder's last frames (lookahead)
                 writer.close()
+
+
+renderer = ClipRenderer(Pipe())

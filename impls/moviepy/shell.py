@@ -1,8 +1,8 @@
 """The render shell every parallel MoviePy renderer (``disk``, ``pipe``, ``chunk``) runs in.
 
-:func:`render_clip` runs one render around a renderer's :class:`ClipPipeline`: its options
-built from ``job.options`` and checked against the executor's capabilities, every check before
-any worker or ffmpeg starts (:mod:`impls.moviepy.preflight`), a private scratch directory, the
+A :class:`ClipRenderer` runs one render around its :class:`ClipPipeline`: the options built
+from ``job.options`` and checked against the executor's capabilities, every check before any
+worker or ffmpeg starts (:mod:`impls.moviepy.preflight`), a private scratch directory, the
 audio track encoded once, the parent's own copy of the clip released, the pipeline writing a
 video-only file, the audio muxed once, the frame count checked, the output renamed into place
 atomically. On failure nothing is left: no file at the output path, no scratch directory, no
@@ -37,7 +37,7 @@ from impls.ffmpeg.operations import mux_audio
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.tools import ffmpeg_binary
 from impls.model.options import Options, text
-from impls.model.protocol import ClipSource, RenderJob, RenderResult, Source
+from impls.model.protocol import ClipSource, EncoderSpec, RenderJob, RenderResult, Source, Stages
 from impls.model.timeline import Timeline
 from impls.moviepy.audio import write_clip_audio
 from impls.moviepy.color_clips import lean_color_clips
@@ -45,7 +45,14 @@ from impls.moviepy.preflight import prepare_clip_job
 from impls.moviepy.readers import guarded
 from impls.moviepy.worker import WORKER_MODULES, FactoryClip, FrameSource, forget_clip
 from impls.runtime.dispatch import Dispatcher
-from impls.runtime.executor import Capabilities, Executor, Settings, open_executor, worker_count
+from impls.runtime.executor import (
+    Capabilities,
+    Executor,
+    Settings,
+    capabilities,
+    open_executor,
+    worker_count,
+)
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
@@ -53,13 +60,16 @@ if TYPE_CHECKING:
 
 @dataclasses.dataclass(frozen=True)
 class ClipOptions(Options):
-    """Options every parallel MoviePy renderer takes."""
+    """Options every parallel MoviePy renderer takes, and the checks a renderer's own add."""
 
     #: How local worker processes start: forkserver (the default on Linux) or spawn.
     start_method: str | None = text()
 
-    def check(self, job: RenderJob, capabilities: Capabilities) -> None:
-        """Refuse, before anything starts, what the job's encoder or executor cannot do."""
+    def check(self, encoder: EncoderSpec, executor: str, capabilities: Capabilities) -> None:
+        """Refuse, before anything starts, what the encoder or the executor cannot do."""
+
+    def check_clip(self, render: ClipRender[Any]) -> None:
+        """Refuse, before any worker or ffmpeg starts, what the clip makes impossible."""
 
 
 O = TypeVar("O", bound=ClipOptions)
@@ -77,19 +87,10 @@ class ClipRender(Generic[O]):
     source: FrameSource
     scratch: Path
     executor: Executor
-    stages: dict[str, float] = dataclasses.field(default_factory=dict)
+    stages: Stages = dataclasses.field(default_factory=Stages)
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
     retries: int = 0
     failures: dict[str, str] = dataclasses.field(default_factory=dict)
-
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        """Time a stage into ``stages[name]`` (added to, if the stage repeats)."""
-        started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.stages[name] = self.stages.get(name, 0.0) + time.perf_counter() - started
 
     @contextlib.contextmanager
     def dispatcher(self, window: int, *, ordered: bool = False) -> Iterator[Dispatcher[Any]]:
@@ -108,63 +109,104 @@ class ClipRender(Generic[O]):
 
 
 class ClipPipeline(Protocol[O]):
-    """What a parallel renderer adds to the shell: its options and how it writes the video."""
+    """What a parallel renderer adds to the shell: its name, its options, its video."""
 
     name: str
     options: type[O]
-
-    def prepare(self, render: ClipRender[O]) -> None:
-        """Checks that need the clip, before any worker or ffmpeg starts."""
-        ...
 
     def write_video(self, render: ClipRender[O], video: Path) -> None:
         """Write the render's video-only stream into ``video`` (in the scratch directory)."""
         ...
 
 
-def supports_clip(source: Source) -> bool:
-    return isinstance(source, ClipSource)
+class ClipRenderer(Generic[O]):
+    """A parallel MoviePy renderer: one :class:`ClipPipeline` in the shell."""
 
+    def __init__(self, pipeline: ClipPipeline[O]) -> None:
+        self.pipeline = pipeline
+        self.name = pipeline.name
+        self.options = pipeline.options
 
-def render_clip(job: RenderJob, pipeline: ClipPipeline[O]) -> RenderResult:
-    """Render ``job`` with ``pipeline`` and everything the parallel renderers guarantee."""
-    started = time.perf_counter()
-    name = pipeline.name
-    if not isinstance(job.source, ClipSource):
-        raise InvalidJob(f"{name} renders MoviePy clips (ClipSource) only")
-    options = pipeline.options.from_mapping(name, job.options)
-    workers = worker_count(job.workers)
-    recipe = FactoryClip(job.source, uuid.uuid4().hex)
-    settings = Settings(
-        workers, address=job.dask_address, retries=job.retries, start_method=options.start_method,
-        preload=WORKER_MODULES, forget=partial(forget_clip, recipe.token),
-    )  # fmt: skip
-    executor = open_executor(job.executor, settings)  # refuses what it cannot use, now
-    options.check(job, executor.capabilities)
-    executor.open_ahead()  # a cluster starts while this process builds the clip
-    try:
-        clip, timeline = prepare_clip_job(job, lean=True)  # for size, timeline, audio
-        parent = _ParentClip(clip, recipe)
+    def supports(self, source: Source) -> bool:
+        return isinstance(source, ClipSource)
+
+    def executor_reason(self, executor: str) -> str | None:
+        """Why ``executor`` cannot run this renderer with default options (None: it can)."""
         try:
-            width, height = (int(v) for v in clip.size)
-            del clip  # from here on only the holder has it, so that release() frees it
-            source = FrameSource(recipe, job.fps, job.encoder.has_alpha, width, height)
+            self.options().check(EncoderSpec(), executor, capabilities(executor))
+        except InvalidJob as exc:
+            return str(exc)
+        return None
+
+    def render(self, job: RenderJob) -> RenderResult:
+        """Render ``job`` with everything the parallel renderers guarantee (module docstring)."""
+        started = time.perf_counter()
+        if not isinstance(job.source, ClipSource):
+            raise InvalidJob(f"{self.name} renders MoviePy clips (ClipSource) only")
+        options = self.options.from_mapping(self.name, job.options)
+        workers = worker_count(job.workers)
+        recipe = FactoryClip(job.source, uuid.uuid4().hex)
+        settings = Settings(
+            workers, address=job.dask_address, retries=job.retries,
+            start_method=options.start_method, preload=WORKER_MODULES,
+            forget=partial(forget_clip, recipe.token),
+        )  # fmt: skip
+        executor = open_executor(job.executor, settings)  # refuses what it cannot use, now
+        options.check(job.encoder, job.executor, executor.capabilities)
+        executor.open_ahead()  # a cluster starts while this process builds the clip
+        try:
+            clip, timeline = prepare_clip_job(job, lean=True)  # for size, timeline, audio
+            parent = _ParentClip(clip, recipe)
             try:
-                with scratch_dir(f"renderbench-{name}-") as scratch:
-                    render = ClipRender(
-                        job, name, options, timeline, workers, source, scratch, executor,
-                        info={"workers": workers, "executor": job.executor},
-                    )  # fmt: skip
-                    return _render(render, pipeline, parent, started)
-            except RenderFailed as exc:
-                if not job.fallback:
-                    raise
+                width, height = (int(v) for v in clip.size)
+                del clip  # from here on only the holder has it, so that release() frees it
+                source = FrameSource(recipe, job.fps, job.encoder.has_alpha, width, height)
+                try:
+                    with scratch_dir(f"renderbench-{self.name}-") as scratch:
+                        render = ClipRender(
+                            job, self.name, options, timeline, workers, source, scratch, executor,
+                            info={"workers": workers, "executor": job.executor},
+                        )  # fmt: skip
+                        return self._render(render, parent, started)
+                except RenderFailed as exc:
+                    if not job.fallback:
+                        raise
+                    parent.release()
+                    return _fallback(job, self.name, exc, started)
+            finally:
                 parent.release()
-                return _fallback(job, name, exc, started)
         finally:
+            executor.close()
+
+    def _render(self, render: ClipRender[O], parent: _ParentClip, started: float) -> RenderResult:
+        job, timeline = render.job, render.timeline
+        with atomic_output(job.output) as tmp:
+            render.options.check_clip(render)
+            audio_path = _write_audio(render, parent) if job.audio else None
             parent.release()
-    finally:
-        executor.close()
+            video = render.scratch / f"video{job.output.suffix}"
+            self.pipeline.write_video(render, video)
+            report = render.executor.report()
+            render.info.update(report.info)
+            render.retries += len(report.rescheduled)
+            render.failures.update(report.rescheduled)
+            if audio_path is not None:
+                with render.stages.timed("mux"):
+                    mux_audio(video, audio_path, tmp)
+            else:
+                shutil.move(video, tmp)
+            with render.stages.timed("check"):
+                written = count_packets(tmp)
+            if written != timeline.frames:
+                raise RenderFailed(
+                    f"{render.name} wrote {written} frames, expected {timeline.frames} "
+                    f"(duration {timeline.duration}s at {timeline.clock_fps:g} fps)"
+                )
+        return timeline.result(
+            job.output, render.name, started, stages=render.stages, retries=render.retries,
+            failures=render.failures,
+            info={**render.info, "audio": audio_path is not None, "ffmpeg": ffmpeg_binary()},
+        )  # fmt: skip
 
 
 class _ParentClip:
@@ -189,46 +231,6 @@ class _ParentClip:
             gc.collect()  # clips hold reference cycles: free their frame-sized arrays now
 
 
-def _render(
-    render: ClipRender[O], pipeline: ClipPipeline[O], parent: _ParentClip, started: float
-) -> RenderResult:
-    job, timeline = render.job, render.timeline
-    with atomic_output(job.output) as tmp:
-        pipeline.prepare(render)
-        audio_path = _write_audio(render, parent) if job.audio else None
-        parent.release()
-        video = render.scratch / f"video{job.output.suffix}"
-        pipeline.write_video(render, video)
-        report = render.executor.report()
-        render.info.update(report.info)
-        render.retries += len(report.rescheduled)
-        render.failures.update(report.rescheduled)
-        if audio_path is not None:
-            with render.stage("mux"):
-                mux_audio(video, audio_path, tmp)
-        else:
-            shutil.move(video, tmp)
-        with render.stage("check"):
-            written = count_packets(tmp)
-        if written != timeline.frames:
-            raise RenderFailed(
-                f"{render.name} wrote {written} frames, expected {timeline.frames} "
-                f"(duration {timeline.duration}s at {timeline.clock_fps:g} fps)"
-            )
-    return RenderResult(
-        output=Path(job.output),
-        renderer=render.name,
-        frames=timeline.frames,
-        duration=timeline.video_duration,
-        fps=timeline.rate,
-        wall=time.perf_counter() - started,
-        stages=render.stages,
-        retries=render.retries,
-        failures=render.failures,
-        info={**render.info, "audio": audio_path is not None, "ffmpeg": ffmpeg_binary()},
-    )
-
-
 def _write_audio(render: ClipRender[O], parent: _ParentClip) -> Path | None:
     """The clip's audio track, encoded once; ``None`` when the clip is silent.
 
@@ -241,7 +243,7 @@ def _write_audio(render: ClipRender[O], parent: _ParentClip) -> Path | None:
     attempt = 1
     while clip.audio is not None:
         try:
-            with render.stage("audio"), guarded():
+            with render.stages.timed("audio"), guarded():
                 return write_clip_audio(clip, render.scratch, job.encoder)
         except SourceReadFailed as exc:
             if attempt > job.retries:

@@ -113,14 +113,9 @@ class DaskExecutor:
 
     name = "dask"
     capabilities = Capabilities(
-        remote=True,
-        shares_memory=False,
-        shares_filesystem=False,
-        reschedules_lost_work=True,
-        opens_ahead=True,
-        forgets=Forgetting.BY_CALL,
-        kills=Killing.QUEUED_WORK,
-    )
+        remote=True, shares_memory=False, shares_filesystem=False, reschedules_lost_work=True,
+        opens_ahead=True, forgets=Forgetting.BY_CALL, kills=Killing.QUEUED_WORK,
+    )  # fmt: skip
 
     @staticmethod
     def unavailable_reason() -> str | None:
@@ -260,13 +255,9 @@ class DaskPool:
                 self._environ = _saved_environ(dask.config.get(_SPAWN_ENVIRON))
                 with dask.config.set(settings):
                     self._cluster = LocalCluster(
-                        n_workers=workers,
-                        threads_per_worker=1,
-                        processes=True,
-                        host="127.0.0.1",
+                        n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                         dashboard_address=None,  # no dashboard...
-                        silence_logs=_QUIET,
-                        local_directory=self._directory,
+                        silence_logs=_QUIET, local_directory=self._directory,
                         scheduler_kwargs={
                             "allowed_failures": allowed_failures,
                             # ...but the scheduler's HTTP server (health, metrics) still starts:

@@ -1,11 +1,10 @@
 """Submit, collect, retry, time out and tear down: the orchestration every parallel renderer uses.
 
-A :class:`Dispatcher` runs :class:`Task` s on the pools of an executor
-(:class:`~impls.runtime.executor.Executor`) and yields
-``(task, value)`` pairs, either in submission order (``ordered=True``: ``pipe`` writes frames in
-order) or as they finish. At most ``window`` tasks are outstanding (submitted and not yet
-consumed): that bounds memory (``pipe``'s frames in flight) and keeps what a lost worker takes
-down small.
+A :class:`Dispatcher` runs :class:`Task` s on the pools of an
+:class:`~impls.runtime.executor.Executor` and yields ``(task, value)`` pairs, either in
+submission order (``ordered=True``: ``pipe`` writes frames in order) or as they finish. At
+most ``window`` tasks are outstanding (submitted and not yet consumed): that bounds memory
+(``pipe``'s frames in flight) and keeps what a lost worker takes down small.
 
 Failures:
 

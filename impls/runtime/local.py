@@ -77,24 +77,19 @@ class LocalExecutor:
 
     name = "local"
     capabilities = Capabilities(
-        remote=False,
-        shares_memory=True,
-        shares_filesystem=True,
-        reschedules_lost_work=False,
-        opens_ahead=False,
-        forgets=Forgetting.WITH_PROCESSES,
-        kills=Killing.PROCESS_TREES,
-    )
-
-    @staticmethod
-    def unavailable_reason() -> str | None:
-        return None
+        remote=False, shares_memory=True, shares_filesystem=True, reschedules_lost_work=False,
+        opens_ahead=False, forgets=Forgetting.WITH_PROCESSES, kills=Killing.PROCESS_TREES,
+    )  # fmt: skip
 
     def __init__(self, settings: Settings) -> None:
         self.method = start_method(settings.start_method)
         self.workers = settings.workers
         self.preload = settings.preload
         self.parent = os.getpid()
+
+    @staticmethod
+    def unavailable_reason() -> str | None:
+        return None  # the standard library is all it needs
 
     def open(self) -> LocalPool:
         return LocalPool(self.workers, self.method, self.parent, self.preload)
@@ -206,11 +201,7 @@ class LocalPool:
     each worker forked from it starts with them loaded."""
 
     def __init__(
-        self,
-        workers: int,
-        method: str,
-        parent_pid: int | None = None,
-        preload: tuple[str, ...] = (),
+        self, workers: int, method: str, parent_pid: int | None = None, preload: tuple[str, ...] = ()
     ) -> None:
         context = multiprocessing.get_context(method)
         if method == "forkserver" and preload:
@@ -220,12 +211,11 @@ class LocalPool:
         self.workers = workers
         self.method = method
         self._board = _TaskBoard(context, workers)
+        started = psutil.Process(parent_pid).create_time()
         self.executor: ProcessPoolExecutor = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=context,
-            initializer=worker_init,
-            initargs=(parent_pid, psutil.Process(parent_pid).create_time(), self._board),
-        )
+            max_workers=workers, mp_context=context, initializer=worker_init,
+            initargs=(parent_pid, started, self._board),
+        )  # fmt: skip
         self._known: dict[int, BaseProcess] = {}
         self._task_ids = itertools.count()
         self._unfinished: dict[int, Future[Any]] = {}  # task number -> its future

@@ -72,15 +72,9 @@ class ProgressTracker:
         self._bar: tqdm[Any] | None = None
         if bar:
             self._bar = tqdm(
-                total=total,
-                unit=unit,
-                desc=desc or None,
-                file=sys.stderr if stream is None else stream,
-                dynamic_ncols=True,
-                leave=True,
-                mininterval=0.2,
-                smoothing=0.2,
-            )
+                total=total, unit=unit, desc=desc or None, file=sys.stderr if stream is None else stream,
+                dynamic_ncols=True, leave=True, mininterval=0.2, smoothing=0.2,
+            )  # fmt: skip
 
     @property
     def drawing(self) -> bool:
