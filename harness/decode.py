@@ -6,7 +6,7 @@ import functools
 import json
 import re
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,7 +135,7 @@ def compare(path: Path, reference: Path, *, pix_fmt: str | None = None) -> Quali
     return Quality(psnr=float(psnr_found[-1]), ssim=float(ssim_found[-1]))
 
 
-def iter_rgb_frames(path: Path, width: int, height: int) -> Iterator[bytes]:
+def iter_rgb_frames(path: Path, width: int, height: int) -> Generator[bytes, None, None]:
     """Decode ``path``'s video to packed rgb24 frames; ``width``/``height``: its size (probe).
 
     Streams one frame at a time (a full-size video does not fit in memory). Closing the

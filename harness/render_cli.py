@@ -31,11 +31,11 @@ from impls.errors import (
     RenderbenchError,
     ToolNotFound,
 )
-from impls.runtime.progress import PROGRESS_ENV
-from impls.runtime.signals import Terminated, exit_on_sigterm
 from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, RenderResult, Source, exact_fps
 from impls.registry import RENDERERS
 from impls.runtime.executor import executor_names
+from impls.runtime.progress import PROGRESS_ENV
+from impls.runtime.signals import Terminated, exit_on_sigterm
 
 PROG = "renderbench render"
 DESCRIPTION = (

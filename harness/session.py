@@ -29,8 +29,8 @@ from harness.runner import CaseRunner, raise_if_invalid
 from harness.workloads import presets
 from harness.workloads.presets import Workload
 from impls.machine import machine_facts
-from impls.model.results import Row
 from impls.model.protocol import ClipSource, EncoderSpec, Renderer, Source
+from impls.model.results import Row
 from impls.registry import RENDERERS
 
 #: Share of wall time the measurement itself may take before the summary says so.

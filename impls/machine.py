@@ -16,8 +16,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from impls.ffmpeg.tools import ffmpeg_binary, ffmpeg_version
 from impls.errors import ToolNotFound
+from impls.ffmpeg.tools import ffmpeg_binary, ffmpeg_version
 from impls.runtime.executor import usable_cores
 
 #: The facts that decide whether two results come from the same machine.

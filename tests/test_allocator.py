@@ -14,8 +14,8 @@ import pytest
 
 from harness.workloads import FRAME_INDEX
 from impls import ClipSource
-from impls.runtime import local as executors
 from impls.moviepy import worker as frames
+from impls.runtime import local as executors
 from tests import alloc_probe
 from tests.renders import TINY_FRAME_INDEX
 

@@ -12,15 +12,14 @@ from typing import Any
 
 import pytest
 
-from impls import ClipSource, EncoderSpec, InvalidJob, InvalidSource, ManimSource, render
-from impls import auto
 from harness.decode import probe
+from impls import ClipSource, EncoderSpec, InvalidJob, InvalidSource, ManimSource, auto, render
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.process import run
 from impls.machine import machine_facts, same_machine
+from impls.registry import get_renderer
 from impls.runtime.executor import usable_cores
 from impls.runtime.progress import PROGRESS_ENV, ProgressTracker, bar_wanted
-from impls.registry import get_renderer
 
 FACTORY = "harness.workloads.frame_index:make"
 TINY: dict[str, Any] = {"width": 160, "height": 90, "fps": 30, "duration": 1.0}

@@ -78,6 +78,14 @@ def scratch_dirs() -> set[str]:
     return {p.name for p in Path(tempfile.gettempdir()).glob("renderbench-baseline-*")}
 
 
+@pytest.fixture
+def own_temp(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temp root of this test's own: the machine's is shared with other processes' renders."""
+    root = tmp_path_factory.mktemp("temp")
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root
+
+
 # ---------------------------------------------------------------------------------------------
 # Rendering
 
@@ -110,6 +118,7 @@ def test_progress_reports_every_frame_once(tmp_path: Path) -> None:
     assert all(n > 0 for n in done)
 
 
+@pytest.mark.usefixtures("own_temp")
 def test_audio_can_be_left_out_and_nothing_lands_in_the_working_directory(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -129,6 +138,7 @@ def test_audio_can_be_left_out_and_nothing_lands_in_the_working_directory(
     assert scratch_dirs() == before
 
 
+@pytest.mark.usefixtures("own_temp")
 def test_failed_render_leaves_an_existing_output_untouched(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     out = tmp_path / "out.mp4"

@@ -14,9 +14,9 @@ from moviepy import ColorClip, CompositeVideoClip
 
 from harness.workloads import SLIDESHOW
 from impls import ClipSource, RenderJob, get_renderer
-from impls.runtime import local as executors
 from impls.moviepy import worker as frames
 from impls.moviepy.color_clips import lean_color_clips
+from impls.runtime import local as executors
 from tests.renders import TINY_SLIDESHOW
 
 ORIGINAL_INIT = ColorClip.__init__

@@ -33,8 +33,8 @@ import dask  # noqa: E402
 from distributed import Client, LocalCluster  # noqa: E402
 
 from harness import matrix  # noqa: E402
+from harness.decode import framemd5, probe  # noqa: E402
 from harness.validate import Expectation, validate  # noqa: E402
-from harness.decode import framemd5  # noqa: E402
 from harness.workloads import FRAME_INDEX, SLIDESHOW, explainer  # noqa: E402
 from harness.workloads.presets import Workload  # noqa: E402
 from impls import (  # noqa: E402
@@ -50,10 +50,9 @@ from impls import (  # noqa: E402
     WorkerLost,
     get_renderer,
 )
-from harness.decode import probe  # noqa: E402
+from impls.errors import ScenesFailed, SceneWorkerLost  # noqa: E402
 from impls.ffmpeg.probe import count_packets  # noqa: E402
 from impls.runtime import dask as dask_pool  # noqa: E402
-from impls.errors import ScenesFailed, SceneWorkerLost  # noqa: E402
 from tests import alloc_probe  # noqa: E402
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders  # noqa: E402
 
@@ -147,7 +146,7 @@ def leaves_nothing(scratch_root: Path) -> Iterator[None]:
 @pytest.fixture(scope="module")
 def cluster() -> Iterator[LocalCluster]:
     """A running cluster of 2 worker processes, reached by its address like a remote one."""
-    with LocalCluster(n_workers=2, threads_per_worker=1, **QUIET_CLUSTER) as running:
+    with LocalCluster(n_workers=2, threads_per_worker=1, **QUIET_CLUSTER) as running:  # type: ignore[no-untyped-call]
         yield running
 
 
@@ -378,7 +377,7 @@ def test_renderers_on_a_scheduler_address(
         assert result.info["transport"] == "bytes"
     _check_exact(job, reference)
     assert list(shared.iterdir()) == [] and list(scratch_root.iterdir()) == []
-    with Client(cluster.scheduler_address, set_as_default=False) as client:
+    with Client(cluster.scheduler_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
         assert len(client.scheduler_info()["workers"]) == 2  # the cluster is left running
         # ...without the clips this render built in its workers' memory.
         assert set(client.run(_cached_clips).values()) == {0}
@@ -408,7 +407,7 @@ def _dask_cli() -> list[str]:
 def separate_workers(tmp_path: Path) -> Iterator[Separate]:
     """A scheduler here and two ``dask worker`` processes, each with its own TMPDIR, cache and
     local directory, as on two machines."""
-    scheduler = LocalCluster(n_workers=0, **QUIET_CLUSTER)
+    scheduler = LocalCluster(n_workers=0, **QUIET_CLUSTER)  # type: ignore[no-untyped-call]
     procs: list[subprocess.Popen[bytes]] = []
     homes = []
     try:
@@ -426,7 +425,7 @@ def separate_workers(tmp_path: Path) -> Iterator[Separate]:
                         env=env, stdout=log, stderr=subprocess.STDOUT, cwd=home,
                     )  # fmt: skip
                 )
-        with Client(scheduler.scheduler_address, set_as_default=False) as client:
+        with Client(scheduler.scheduler_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
             client.wait_for_workers(2, timeout=120)
         yield Separate(scheduler.scheduler_address, homes)
     finally:
@@ -537,7 +536,7 @@ def test_scheduler_without_workers_says_how_to_start_one(
 ) -> None:
     monkeypatch.setattr(dask_pool, "CONNECT_TIMEOUT_S", 1.0)
     with dask.config.set({"temporary-directory": str(tmp_path / "scheduler")}):
-        empty = LocalCluster(n_workers=0, **QUIET_CLUSTER)  # its files outside the render's temp
+        empty = LocalCluster(n_workers=0, **QUIET_CLUSTER)  # type: ignore[no-untyped-call]  # files outside the render's temp
     with empty:
         address = empty.scheduler_address
         out = tmp_path / "out"

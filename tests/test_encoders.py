@@ -161,8 +161,8 @@ def test_encode_limits_take_a_sample_after_every_case_and_note_failures(tmp_path
 
 MODULE = """
 import pytest
-from impls.model.protocol import ClipSource
 from harness.workloads import GRADIENT
+from impls.model.protocol import ClipSource
 
 @pytest.mark.renderbench(source=ClipSource(GRADIENT, {kwargs}), workload="grad", renderers="chunk",
                          workers=[2], encode_limit=True)

@@ -12,6 +12,7 @@ import numpy as np
 import psutil
 import pytest
 
+from harness.decode import codec_of_encoder, framemd5, iter_rgb_frames
 from harness.validate import probe_video
 from harness.workloads import frame_index
 from impls import (
@@ -24,13 +25,12 @@ from impls import (
     ToolNotFound,
     get_renderer,
 )
-from impls.model.timeline import Timeline
-from harness.decode import codec_of_encoder, framemd5, iter_rgb_frames
 from impls.ffmpeg.command import RawFormat, encoder_args, rate_arg
 from impls.ffmpeg.files import atomic_output, check_output_path, scratch_dir
 from impls.ffmpeg.operations import concat, mux_audio
 from impls.ffmpeg.process import FrameWriter, run
 from impls.ffmpeg.tools import check_encoder, check_tools, ffmpeg_binary, ffmpeg_version, ffprobe_binary, use_for_moviepy, video_encoders
+from impls.model.timeline import Timeline
 from tests.renders import TINY_FRAME_INDEX, BaselineRenders
 
 ULTRAFAST = EncoderSpec(preset="ultrafast")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from dataclasses import replace
 
 from harness.gate import check_fps_drop, check_min_speedup, compare_lines, machine_differences
@@ -32,7 +34,7 @@ RUN = fill_speedups(
 )
 
 
-def messages(found: list[object]) -> list[str]:
+def messages(found: Sequence[object]) -> list[str]:
     return [str(f) for f in found]
 
 

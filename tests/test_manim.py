@@ -19,14 +19,8 @@ import numpy as np
 import psutil
 import pytest
 
+from harness.decode import framemd5, iter_rgb_frames, probe
 from harness.workloads import explainer
-from harness.decode import framemd5, iter_rgb_frames
-from impls.ffmpeg.command import encoder_args
-from impls.ffmpeg.operations import still_tail
-from harness.decode import probe
-from impls.ffmpeg import operations
-from impls.ffmpeg.probe import count_packets
-from impls.ffmpeg.process import run
 from impls.errors import (
     InvalidJob,
     InvalidSource,
@@ -36,9 +30,14 @@ from impls.errors import (
     TaskTimeout,
     ToolNotFound,
 )
+from impls.ffmpeg import operations
+from impls.ffmpeg.command import encoder_args
+from impls.ffmpeg.operations import still_tail
+from impls.ffmpeg.probe import count_packets
+from impls.ffmpeg.process import run
 from impls.manim import cli
-from impls.manim.preflight import TRACK_RATE
 from impls.manim.count import SceneCount
+from impls.manim.preflight import TRACK_RATE
 from impls.manim.ranges import balanced_ranges, plan_units
 from impls.model.protocol import EncoderSpec, ManimSource, RenderJob, RenderResult
 from impls.registry import get_renderer

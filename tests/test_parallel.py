@@ -19,8 +19,8 @@ import numpy as np
 import psutil
 import pytest
 
-from harness.validate import Expectation, ValidationReport, decode_indices, validate
 from harness.decode import framemd5
+from harness.validate import Expectation, ValidationReport, decode_indices, validate
 from harness.workloads import FRAME_INDEX, SLIDESHOW
 from impls import (
     ClipSource,
@@ -34,9 +34,9 @@ from impls import (
     get_renderer,
 )
 from impls.ffmpeg.probe import count_packets
+from impls.model.timeline import Timeline, frame_rgb
 from impls.moviepy import worker as frames
 from impls.moviepy.chunk import default_chunks
-from impls.model.timeline import Timeline, frame_rgb
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders
 
 PARALLEL = ("disk", "pipe", "chunk")

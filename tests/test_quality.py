@@ -15,17 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from harness import report
+from harness import report, validate
+from harness.decode import Quality, probe, video_digest
 from harness.plot import frontier_plot, write_plots
 from harness.references import SOURCE_ENCODER, source_encoder
-from impls.model.results import PSNR_CAP, Row
-from harness import validate
 from harness.validate import probe_video, psnr, quality
 from harness.workloads import gradient
-from harness.decode import Quality, probe, video_digest
 from impls.ffmpeg.command import RawFormat
 from impls.ffmpeg.process import FrameWriter, run
 from impls.model.protocol import EncoderSpec
+from impls.model.results import PSNR_CAP, Row
 
 WIDTH, HEIGHT, FRAMES, RATE = 128, 72, 20, Fraction(30)
 LOSSLESS_MKV = SOURCE_ENCODER

@@ -34,6 +34,7 @@ from typing import Any
 import psutil
 import pytest
 
+from harness.decode import framemd5, probe
 from harness.validate import decode_indices
 from harness.workloads import FRAME_INDEX
 from impls import (
@@ -52,14 +53,13 @@ from impls import (
     WorkerLost,
     get_renderer,
 )
-from harness.decode import framemd5, probe
+from impls.errors import ScenesFailed
 from impls.ffmpeg.command import RawFormat
 from impls.ffmpeg.probe import count_packets, frames_and_rate
 from impls.ffmpeg.process import FrameWriter
 from impls.ffmpeg.tools import use_for_moviepy
 from impls.runtime import local as executors
 from impls.runtime.executor import register_executor, unregister_executor
-from impls.errors import ScenesFailed
 from tests import faulty_clips
 from tests.faulty_clips import Boom
 from tests.media import make_video
@@ -373,8 +373,9 @@ def test_local_pool_names_only_the_task_its_dead_worker_ran() -> None:
         cut_short = pool.submit(time.sleep, 30)
         doomed = pool.submit(faulty_clips.die_after, 0.5)
         wait_for(doomed.done, 60, "the worker's death")
-        assert pool.is_worker_loss(doomed.exception())
-        assert pool.is_worker_loss(cut_short.exception(timeout=10))
+        died, cut = doomed.exception(), cut_short.exception(timeout=10)
+        assert died is not None and pool.is_worker_loss(died)
+        assert cut is not None and pool.is_worker_loss(cut)
         assert pool.lost_futures() == {doomed}
         assert re.fullmatch(r"pid \d+ killed by signal 9 \(SIGKILL\)", pool.loss_detail())
     finally:

@@ -13,13 +13,13 @@ from typing import Any
 
 import pytest
 
+from harness.decode import probe
 from harness.render_cli import one_line, summary
 from impls import FFmpegError, InvalidJob, RenderResult
-from harness.decode import probe
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.process import run
-from impls.runtime.progress import PROGRESS_ENV
 from impls.registry import get_renderer
+from impls.runtime.progress import PROGRESS_ENV
 
 FACTORY = "harness.workloads.frame_index:make"
 TINY = json.dumps({"width": 160, "height": 90, "fps": 30, "duration": 1.0})

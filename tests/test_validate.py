@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.decode import framemd5
 from harness.validate import (
     DURATION_TOLERANCE,
     Expectation,
@@ -19,7 +20,6 @@ from harness.validate import (
     psnr,
     validate,
 )
-from harness.decode import framemd5
 from harness.workloads import FRAME_INDEX
 from impls import ClipSource, EncoderSpec, RenderJob, ToolNotFound, ValidationFailed
 from impls.ffmpeg.process import run

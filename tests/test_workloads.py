@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.decode import framemd5
 from harness.workloads import frame_index, slideshow
 from impls import EncoderSpec
-from harness.decode import framemd5
 from impls.ffmpeg.command import RawFormat
 from impls.ffmpeg.process import FrameWriter
 from impls.model.timeline import Timeline, frame_rgb, frame_rgba

@@ -11,8 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from impls.model.protocol import ClipSource, Source
 from harness.workloads import FRAME_INDEX, GRADIENT, SLIDESHOW
+from impls.model.protocol import ClipSource, Source
 
 #: How each workload's outputs are checked against the reference (harness.validate modes).
 VALIDATION_MODE = {"slideshow": "auto", "frame_index": "index", "explainer": "auto", "gradient": "auto"}

@@ -24,6 +24,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+from impls.errors import RenderFailed
 from impls.ffmpeg.operations import (
     AudioPiece,
     build_audio_track,
@@ -33,7 +34,6 @@ from impls.ffmpeg.operations import (
     still_tail,
 )
 from impls.ffmpeg.probe import count_packets, frames_and_rate, video_signature
-from impls.errors import RenderFailed
 from impls.manim.preflight import TRACK_RATE, ManimPlan
 from impls.model.protocol import EncoderSpec
 

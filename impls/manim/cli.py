@@ -32,9 +32,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from impls.runtime import lifeline
 from impls.errors import InvalidJob, RenderFailed, SceneFailed, SceneTimeout, ToolNotFound
 from impls.model.protocol import EncoderSpec
+from impls.runtime import lifeline
 
 #: Per-scene timeout when the job sets none (seconds).
 DEFAULT_TIMEOUT = 600.0

@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from impls.errors import InvalidJob, RenderFailed
 from impls.ffmpeg.files import atomic_output, scratch_dir
 from impls.ffmpeg.tools import ffmpeg_binary
 from impls.model.options import Options
-from impls.moviepy.audio import audio_extension
-from impls.errors import InvalidJob, RenderFailed
-from impls.moviepy.preflight import prepare_clip_job
 from impls.model.protocol import ClipSource, RenderJob, RenderResult, Source
+from impls.moviepy.audio import audio_extension
+from impls.moviepy.preflight import prepare_clip_job
 
 
 class _ProgressLogger:

@@ -31,16 +31,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
+from impls.errors import FrameFailed, RenderbenchError, RenderFailed, SourceReadFailed
 from impls.ffmpeg.command import RawFormat
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.process import FrameWriter
 from impls.ffmpeg.tools import use_for_moviepy
-from impls.moviepy import allocator
-from impls.moviepy.color_clips import lean_color_clips
-from impls.errors import FrameFailed, RenderbenchError, RenderFailed, SourceReadFailed
-from impls.moviepy.readers import guarded
 from impls.model.protocol import ClipSource, EncoderSpec
 from impls.model.timeline import Timeline, frame_rgb, frame_rgba
+from impls.moviepy import allocator
+from impls.moviepy.color_clips import lean_color_clips
+from impls.moviepy.readers import guarded
 from impls.runtime.executor import worker_scratch
 
 if TYPE_CHECKING:
