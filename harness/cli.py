@@ -74,6 +74,7 @@ def _load(paths: Sequence[Path]) -> list[Any]:
 
 def report(args: argparse.Namespace) -> int:
     from harness import report as text
+    from harness.plot import write_report
     from harness.results import ResultsError, fill_speedups
 
     paths = [Path(p) for p in args.json] or [Path(args.results_dir or "results") / "benchmark.json"]
@@ -97,7 +98,7 @@ def report(args: argparse.Namespace) -> int:
     for line in text.problem_lines(rows):
         print(line)
     out = Path(args.results_dir) if args.results_dir else paths[0].parent
-    written = text.write(rows, out, runs[0].machine or {}, runs[0].datetime, plots=not args.no_plots)
+    written = write_report(rows, out, runs[0].machine or {}, runs[0].datetime, plots=not args.no_plots)
     plots = f"  ({len(written) - 1} plots in {out / 'plots'})" if len(written) > 1 else ""
     print(f"report: {written[0]}{plots}")
     return EXIT_OK

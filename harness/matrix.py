@@ -21,7 +21,6 @@ from harness.workloads.presets import Workload
 from impls.errors import EncoderUnavailable, ToolNotFound
 from impls.model.protocol import EncoderSpec, Renderer, Source
 from impls.registry import refuses, unavailable
-from impls.runtime.executor import unavailable_reason
 
 #: Reference renderers in order of preference; the first that supports a source is its reference.
 REFERENCE_RENDERERS = ("baseline", "manim-serial")
@@ -173,8 +172,3 @@ def encoder_problem(spec: EncoderSpec) -> str | None:
     except (EncoderUnavailable, ToolNotFound) as exc:
         return f"{spec.label}: {exc}"
     return None
-
-
-def executor_problem(name: str) -> str | None:
-    """Why the executor ``name`` cannot be used here (its engine is not installed), or None."""
-    return unavailable_reason(name)

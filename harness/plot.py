@@ -1,4 +1,5 @@
-"""PNG plots of a run (matplotlib's Agg canvas, no pyplot: no global backend state).
+"""PNG plots of a run (matplotlib's Agg canvas, no pyplot: no global backend state), written
+with the run's Markdown report into one folder (:func:`write_report`).
 
 Per workload x preset x encoder: fps against workers (the reference as a line, and the
 encode-bound limit where it was measured), speedup against workers (with the ideal linear
@@ -18,11 +19,12 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.report import format_bitrate, markdown, pareto_front, quality_groups, quality_picks
 from harness.results import slug
 from impls.model.results import Row
 
@@ -156,8 +158,6 @@ def frontier_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
     """fps (x) against PSNR (y) of every valid case with a PSNR; see the module docstring."""
     from matplotlib.lines import Line2D
 
-    from harness.report import format_bitrate, pareto_front, quality_picks
-
     points = [r for r in rows if r.valid and r.psnr is not None and r.fps > 0]
     encoders = list(dict.fromkeys(r.encoder for r in sorted(points, key=lambda r: r.encoder)))
     renderers = list(dict.fromkeys(r.label for r in points))
@@ -213,8 +213,6 @@ def frontier_plot(rows: Sequence[Row], path: Path, title: str) -> Path:
 
 def write_plots(rows: Iterable[Row], outdir: Path, cores: int) -> list[Path]:
     """All plots of a run into ``outdir``; returns the files written."""
-    from harness.report import quality_groups
-
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     rows = list(rows)
@@ -232,3 +230,19 @@ def write_plots(rows: Iterable[Row], outdir: Path, cores: int) -> list[Path]:
         path = outdir / f"{slug(workload, preset)}-frontier.png"
         written.append(frontier_plot(found, path, f"speed and quality - {workload} ({preset})"))
     return written
+
+
+def write_report(
+    rows: Sequence[Row], out: Path, machine: Mapping[str, Any], when: str | None, *,
+    plots: bool = True, gate_lines: Sequence[str] = (), failures: Mapping[str, str] | None = None,
+) -> list[Path]:  # fmt: skip
+    """Write ``out/report.md`` and, with ``plots``, ``out/plots/``; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    drawn = write_plots(rows, out / "plots", int(machine.get("cores") or 1)) if plots else []
+    text = markdown(
+        rows, machine=machine, when=when, plots=[p.relative_to(out) for p in drawn],
+        gate_lines=gate_lines, failures=failures,
+    )  # fmt: skip
+    path = out / "report.md"
+    path.write_text(text + "\n", encoding="utf-8")
+    return [path, *drawn]

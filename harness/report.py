@@ -327,24 +327,6 @@ def _to_seconds(when: str) -> str:
         return when
 
 
-def write(
-    rows: Sequence[Row], out: Path, machine: Mapping[str, Any], when: str | None, *,
-    plots: bool = True, gate_lines: Sequence[str] = (), failures: Mapping[str, str] | None = None,
-) -> list[Path]:  # fmt: skip
-    """Write ``out/report.md`` and, with ``plots``, ``out/plots/``; returns the files written."""
-    from harness.plot import write_plots
-
-    out.mkdir(parents=True, exist_ok=True)
-    drawn = write_plots(rows, out / "plots", int(machine.get("cores") or 1)) if plots else []
-    text = markdown(
-        rows, machine=machine, when=when, plots=[p.relative_to(out) for p in drawn],
-        gate_lines=gate_lines, failures=failures,
-    )  # fmt: skip
-    path = out / "report.md"
-    path.write_text(text + "\n", encoding="utf-8")
-    return [path, *drawn]
-
-
 def markdown(
     rows: Sequence[Row],
     *,

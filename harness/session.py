@@ -23,6 +23,7 @@ from harness import gate, matrix, report
 from harness.encode_limit import EncodeLimits
 from harness.matrix import Case
 from harness.options import Settings
+from harness.plot import write_report
 from harness.references import References
 from harness.results import ResultsError, Run, fill_speedups, latest_saved, load_run
 from harness.runner import CaseRunner, raise_if_invalid
@@ -32,6 +33,7 @@ from impls.machine import machine_facts
 from impls.model.protocol import ClipSource, EncoderSpec, Renderer, Source
 from impls.model.results import Row
 from impls.registry import RENDERERS
+from impls.runtime.executor import unavailable_reason
 
 #: Share of wall time the measurement itself may take before the summary says so.
 OVERHEAD_LIMIT = 0.02
@@ -188,7 +190,7 @@ class RenderbenchSession:
         cases = matrix.generate(
             loaded, broken, self._workloads(marker, metafunc.definition.name), workers, encoders,
             self.settings.executors, encoder_problem=matrix.encoder_problem,
-            executor_problem=matrix.executor_problem, reference=reference,
+            executor_problem=unavailable_reason, reference=reference,
         )  # fmt: skip
         params = []
         for case in cases:
@@ -297,7 +299,7 @@ class RenderbenchSession:
     def _write(self, rows: list[Row]) -> None:
         out = self.settings.results_dir
         try:
-            self.written = report.write(
+            self.written = write_report(
                 rows, out, machine_facts(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 plots=bool(rows), gate_lines=self.gate_lines(), failures=self.failures,
             )  # fmt: skip

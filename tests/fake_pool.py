@@ -9,6 +9,7 @@ test consumed, in order, so the window can be checked after the fact.
 
 from __future__ import annotations
 
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +67,8 @@ class FakeExecutor:
 
     def report(self) -> Report:
         return Report()
+
+    worker_scratch = staticmethod(tempfile.gettempdir)
 
     def run(self, label: str) -> str:
         """The task function: the next planned step of ``label``, then its label."""

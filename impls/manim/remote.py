@@ -21,21 +21,23 @@ import dataclasses
 import shutil
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, as_completed
 from pathlib import Path
 
 from impls.errors import SceneWorkerLost
 from impls.manim.cli import ManimProcesses, SceneTask
 from impls.manim.pool import Outcome, attempt
-from impls.runtime.executor import Executor, worker_scratch
+from impls.runtime.executor import Executor
 
 
 def render_shipped(
-    index: int, task: SceneTask, retries: int, script_name: str, script: bytes, own_python: bool
-) -> Outcome:
-    """On a worker: write the script into a private directory and render ``task`` from it."""
-    root = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=worker_scratch()))
+    index: int, task: SceneTask, retries: int, script_name: str, script: bytes, own_python: bool,
+    scratch: Callable[[], str | None],
+) -> Outcome:  # fmt: skip
+    """On a worker: write the script into a private directory (in ``scratch()``, the
+    executor's ``worker_scratch``) and render ``task`` from it."""
+    root = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=scratch()))
     try:
         copy = root / script_name
         copy.write_bytes(script)
@@ -65,7 +67,10 @@ def run_tasks(
     try:
         futures: dict[Future[Outcome], int] = {}
         for index, task in enumerate(tasks):
-            future = pool.submit(render_shipped, index, task, retries, script.name, data, own_python)
+            future = pool.submit(
+                render_shipped, index, task, retries, script.name, data, own_python,
+                executor.worker_scratch,
+            )  # fmt: skip
             futures[future] = index
         for future in as_completed(futures):
             index = futures[future]

@@ -76,7 +76,7 @@ class Chunk:
                     label = f"chunk {number} (frames {part.start}..{part.stop - 1})"
                     args = (
                         render.source, part, render.job.encoder, render.timeline.rate, target,
-                        suffix,
+                        suffix, render.executor.worker_scratch,
                     )  # fmt: skip
                     yield Task(label, render_segment, args, frames=len(part))
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import signal
 import subprocess
 import threading
 import weakref
@@ -33,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from typing import IO, Any
 
 from impls.errors import SourceReadFailed
+from impls.runtime.processes import describe_exit
 
 #: MoviePy's modules that start ffmpeg processes: readers (whose reads are checked) and writers.
 _MODULES = (
@@ -63,11 +63,7 @@ def _ended_badly(proc: subprocess.Popen[bytes]) -> str | None:
         return f"stopped sending data but had not exited {_EXIT_WAIT_S:g} s later"
     if code == 0:
         return None
-    if code < 0:
-        with contextlib.suppress(ValueError):
-            return f"was killed by signal {-code} ({signal.Signals(-code).name})"
-        return f"was killed by signal {-code}"
-    return f"exited with status {code}"
+    return f"was {describe_exit(code)}" if code < 0 else describe_exit(code)
 
 
 class _CheckedOutput:

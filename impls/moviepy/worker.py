@@ -23,7 +23,7 @@ import shutil
 import tempfile
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -41,7 +41,6 @@ from impls.model.timeline import Timeline, frame_rgb, frame_rgba
 from impls.moviepy import allocator
 from impls.moviepy.color_clips import lean_color_clips
 from impls.moviepy.readers import guarded
-from impls.runtime.executor import worker_scratch
 
 if TYPE_CHECKING:
     from multiprocessing.shared_memory import SharedMemory
@@ -283,6 +282,7 @@ def render_segment(
     rate: Fraction,
     directory: str | None,
     suffix: str = ".mp4",
+    scratch: Callable[[], str | None] = tempfile.gettempdir,
 ) -> Segment:
     """Encode frames ``indices`` into one segment with its own ffmpeg.
 
@@ -290,12 +290,11 @@ def render_segment(
     ``None`` it is written to a private temporary directory and returned as bytes (no shared
     filesystem). Every attempt writes a new file: the ffmpeg of an attempt whose worker was
     killed may still be finishing its own. The frame count is read back here, in parallel.
-    The private directory lies where the executor's engine removes it even when the worker is
-    killed (:func:`~impls.runtime.executor.worker_scratch`).
+    The private directory lies in ``scratch()``, the executor's ``worker_scratch``.
     """
     private = None
     if directory is None:
-        private = Path(tempfile.mkdtemp(prefix="renderbench-seg-", dir=worker_scratch()))
+        private = Path(tempfile.mkdtemp(prefix="renderbench-seg-", dir=scratch()))
     name = f"segment-{indices.start:08d}-{uuid.uuid4().hex[:8]}{suffix}"
     target = Path(directory if directory is not None else str(private)) / name
     path = str(target) if directory is not None else None

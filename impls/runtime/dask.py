@@ -117,6 +117,8 @@ class DaskExecutor:
         opens_ahead=True, forgets=Forgetting.BY_CALL, kills=Killing.QUEUED_WORK,
     )  # fmt: skip
 
+    worker_scratch = staticmethod(worker_directory)
+
     @staticmethod
     def unavailable_reason() -> str | None:
         if importlib.util.find_spec("distributed") is None:

@@ -107,6 +107,12 @@ class Executor(Protocol):
 
     capabilities: Capabilities
 
+    def worker_scratch(self) -> str | None:
+        """Run by a task on its worker: where it may keep scratch files, a directory the engine
+        removes even when the worker is killed (None: the system's temporary directory). Tasks
+        are handed it, so it is a static method (a plain function, pickled by reference)."""
+        ...
+
     def open(self) -> WorkerPool:
         """A fresh pool (its workers may start lazily)."""
         ...
@@ -212,11 +218,3 @@ def usable_cores() -> int:
 def worker_count(requested: int | None) -> int:
     """The workers a render asked for, or every usable core."""
     return requested if requested is not None else usable_cores()
-
-
-def worker_scratch() -> str | None:
-    """Where a task keeps scratch files on its worker: a directory the engine removes even
-    when the worker is killed (None: the system's temporary directory)."""
-    from impls.runtime.dask import worker_directory  # imports nothing of Dask's by itself
-
-    return worker_directory()

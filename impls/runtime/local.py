@@ -15,6 +15,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -90,6 +91,8 @@ class LocalExecutor:
     @staticmethod
     def unavailable_reason() -> str | None:
         return None  # the standard library is all it needs
+
+    worker_scratch = staticmethod(tempfile.gettempdir)  # a worker is a process of this machine
 
     def open(self) -> LocalPool:
         return LocalPool(self.workers, self.method, self.parent, self.preload)
