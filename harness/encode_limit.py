@@ -3,7 +3,7 @@
 On a workload whose frames cost almost nothing to draw (``gradient``), no renderer can beat
 ffmpeg encoding the very same frames with the same encoder settings: every frame per second a
 renderer falls short of that is orchestration (processes, pipes, image files, segments, joins).
-The frames are drawn into memory (untimed), then one :class:`~impls.ffmpeg.FrameWriter` encode
+The frames are drawn into memory (untimed), then one :class:`~impls.ffmpeg.process.FrameWriter` encode
 of them is timed, writing a real file in the container the cases write.
 
 The limit is sampled after every case of its workload x preset x encoder (``rounds`` samples

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from impls.moviepy import worker as frames
+from impls.moviepy import worker
 
 
 def refaults(rounds: int = 3) -> list[int]:
@@ -24,9 +24,9 @@ def refaults(rounds: int = 3) -> list[int]:
     return counts
 
 
-def refaults_after_frame(source: frames.FrameSource) -> list[int]:
+def refaults_after_frame(source: worker.FrameSource) -> list[int]:
     """:func:`refaults` in a worker that has computed one frame of ``source``."""
-    frames.frame(source, 0)
+    worker.frame(source, 0)
     return refaults()
 
 

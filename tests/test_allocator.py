@@ -14,8 +14,8 @@ import pytest
 
 from harness.workloads import FRAME_INDEX
 from impls import ClipSource
-from impls.moviepy import worker as frames
-from impls.runtime import local as executors
+from impls.moviepy import worker
+from impls.runtime import local
 from tests import alloc_probe
 from tests.renders import TINY_FRAME_INDEX
 
@@ -46,9 +46,9 @@ def test_tuned_process_reuses_frame_sized_arrays() -> None:
 
 
 def test_frame_workers_are_tuned_and_the_caller_is_not() -> None:
-    recipe = frames.FactoryClip(ClipSource(FRAME_INDEX, TINY_FRAME_INDEX), "alloc-test")
-    source = frames.FrameSource(recipe, Fraction(30), False, 160, 90)
-    pool = executors.LocalPool(1, executors.default_start_method())
+    recipe = worker.FactoryClip(ClipSource(FRAME_INDEX, TINY_FRAME_INDEX), "alloc-test")
+    source = worker.FrameSource(recipe, Fraction(30), False, 160, 90)
+    pool = local.LocalPool(1, local.default_start_method())
     try:
         counts = pool.submit(alloc_probe.refaults_after_frame, source).result(timeout=120)
     finally:

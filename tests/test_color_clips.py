@@ -14,9 +14,9 @@ from moviepy import ColorClip, CompositeVideoClip
 
 from harness.workloads import SLIDESHOW
 from impls import ClipSource, RenderJob, get_renderer
-from impls.moviepy import worker as frames
+from impls.moviepy import worker
 from impls.moviepy.color_clips import lean_color_clips
-from impls.runtime import local as executors
+from impls.runtime import local
 from tests.renders import TINY_SLIDESHOW
 
 ORIGINAL_INIT = ColorClip.__init__
@@ -103,9 +103,9 @@ def test_moviepy_is_restored_after_the_block_even_after_an_error() -> None:
     assert ColorClip((3, 2)).img.flags.writeable
 
 
-def lean_backgrounds(source: frames.FrameSource) -> list[tuple[int, ...]]:
+def lean_backgrounds(source: worker.FrameSource) -> list[tuple[int, ...]]:
     """Run in a worker: strides of every composite background in the clip it built."""
-    clip, _ = frames.clip_for(source)
+    clip, _ = worker.clip_for(source)
     found, todo = [], [clip]
     while todo:
         node = todo.pop()
@@ -117,9 +117,9 @@ def lean_backgrounds(source: frames.FrameSource) -> list[tuple[int, ...]]:
 
 
 def test_frame_workers_build_lean_clips_and_the_caller_does_not() -> None:
-    recipe = frames.FactoryClip(ClipSource(SLIDESHOW, TINY_SLIDESHOW), "lean-test")
-    source = frames.FrameSource(recipe, Fraction(30), False, 160, 90)
-    pool = executors.LocalPool(1, executors.default_start_method())
+    recipe = worker.FactoryClip(ClipSource(SLIDESHOW, TINY_SLIDESHOW), "lean-test")
+    source = worker.FrameSource(recipe, Fraction(30), False, 160, 90)
+    pool = local.LocalPool(1, local.default_start_method())
     try:
         strides = pool.submit(lean_backgrounds, source).result(timeout=120)
     finally:

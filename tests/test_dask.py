@@ -52,7 +52,7 @@ from impls import (  # noqa: E402
 )
 from impls.errors import ScenesFailed, SceneWorkerLost  # noqa: E402
 from impls.ffmpeg.probe import count_packets  # noqa: E402
-from impls.runtime import dask as dask_pool  # noqa: E402
+from impls.runtime import dask as dask_runtime  # noqa: E402
 from tests import alloc_probe  # noqa: E402
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders  # noqa: E402
 
@@ -181,7 +181,7 @@ def test_chunk_on_a_private_local_cluster_equals_baseline(
 def test_private_cluster_workers_compute_frames_like_local_workers() -> None:
     # Dask's defaults cost frames CPU: a 64 KiB trim threshold, a malloc arena per thread and
     # the statistical profiler (see DaskPool). A private cluster's workers start without them.
-    pool = dask_pool.DaskPool(1, None, 0)
+    pool = dask_runtime.DaskPool(1, None, 0)
     try:
         settings = pool.submit(alloc_probe.dask_worker_settings).result(timeout=60)
     finally:
@@ -517,7 +517,7 @@ def test_cluster_started_ahead_is_closed_when_the_clip_cannot_be_built(tmp_path:
 @pytest.mark.slow
 @pytest.mark.usefixtures("leaves_nothing")
 def test_unreachable_scheduler_fails_cleanly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(dask_pool, "CONNECT_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(dask_runtime, "CONNECT_TIMEOUT_S", 2.0)
     with socket.socket() as probe:  # a port nobody listens on
         probe.bind(("127.0.0.1", 0))
         address = f"tcp://127.0.0.1:{probe.getsockname()[1]}"
@@ -534,7 +534,7 @@ def test_unreachable_scheduler_fails_cleanly(tmp_path: Path, monkeypatch: pytest
 def test_scheduler_without_workers_says_how_to_start_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(dask_pool, "CONNECT_TIMEOUT_S", 1.0)
+    monkeypatch.setattr(dask_runtime, "CONNECT_TIMEOUT_S", 1.0)
     with dask.config.set({"temporary-directory": str(tmp_path / "scheduler")}):
         empty = LocalCluster(n_workers=0, **QUIET_CLUSTER)  # type: ignore[no-untyped-call]  # files outside the render's temp
     with empty:

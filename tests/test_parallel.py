@@ -35,7 +35,7 @@ from impls import (
 )
 from impls.ffmpeg.probe import count_packets
 from impls.model.timeline import Timeline, frame_rgb
-from impls.moviepy import worker as frames
+from impls.moviepy import worker
 from impls.moviepy.chunk import default_chunks
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders
 
@@ -249,14 +249,14 @@ def test_default_chunk_count() -> None:
 
 def test_segment_as_bytes_for_workers_without_shared_disk() -> None:
     """The chunk task can return its segment's bytes (a worker on another machine)."""
-    source = frames.FrameSource(
-        recipe=frames.FactoryClip(ClipSource(FRAME_INDEX, {"width": 64, "height": 48}), "bytes-test"),
+    source = worker.FrameSource(
+        recipe=worker.FactoryClip(ClipSource(FRAME_INDEX, {"width": 64, "height": 48}), "bytes-test"),
         fps=None,
         alpha=False,
         width=64,
         height=48,
     )
-    segment = frames.render_segment(source, range(5, 12), EncoderSpec.lossless(), Fraction(30), None)
+    segment = worker.render_segment(source, range(5, 12), EncoderSpec.lossless(), Fraction(30), None)
     assert segment.path is None and segment.data is not None
     assert (segment.start, segment.stop, segment.frames) == (5, 12, 7)
     assert segment.data[4:8] == b"ftyp"

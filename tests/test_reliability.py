@@ -58,7 +58,7 @@ from impls.ffmpeg.command import RawFormat
 from impls.ffmpeg.probe import count_packets, frames_and_rate
 from impls.ffmpeg.process import FrameWriter
 from impls.ffmpeg.tools import use_for_moviepy
-from impls.runtime import local as executors
+from impls.runtime import local
 from impls.runtime.executor import register_executor, unregister_executor
 from tests import faulty_clips
 from tests.faulty_clips import Boom
@@ -367,7 +367,7 @@ def test_worker_killed_mid_render_raises_worker_lost(name: str, out_dir: Path, t
 def test_local_pool_names_only_the_task_its_dead_worker_ran() -> None:
     # Once one worker dies, every unfinished future fails alike (the survivor is terminated):
     # the pool must tell the task of the worker that died from the one that was cut short.
-    pool = executors.LocalPool(2, executors.default_start_method())
+    pool = local.LocalPool(2, local.default_start_method())
     try:
         assert pool.submit(pow, 2, 10).result(timeout=60) == 1024
         cut_short = pool.submit(time.sleep, 30)
@@ -802,8 +802,8 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> Iterator[l
             started.append([str(arg) for arg in ([args] if isinstance(args, str | Path) else args)])
             super().__init__(args, *more, **kwargs)
 
-    class RecordingExecutor(executors.LocalExecutor):
-        def open(self) -> executors.LocalPool:
+    class RecordingExecutor(local.LocalExecutor):
+        def open(self) -> local.LocalPool:
             started.append(["<process pool>"])
             return super().open()
 
@@ -1090,7 +1090,7 @@ def test_hundred_renders_leak_nothing(out_dir: Path, scratch: Path) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("method", executors.START_METHODS)
+@pytest.mark.parametrize("method", local.START_METHODS)
 def test_start_methods_render_with_deprecation_warnings_as_errors(
     method: str, tmp_path: Path, out_dir: Path
 ) -> None:
