@@ -21,6 +21,7 @@ from harness.workloads.presets import Workload
 from impls.errors import EncoderUnavailable, ToolNotFound
 from impls.model.protocol import EncoderSpec, Renderer, Source
 from impls.registry import refuses, unavailable
+from impls.runtime.executor import DEFAULT_EXECUTOR
 
 #: Reference renderers in order of preference; the first that supports a source is its reference.
 REFERENCE_RENDERERS = ("baseline", "manim-serial")
@@ -38,7 +39,7 @@ class Case:
     encoder: EncoderSpec
     workload: str
     preset: str
-    executor: str = "local"
+    executor: str = DEFAULT_EXECUTOR
     reference: str | None = None  # the renderer this case is compared with (None: no reference)
     mode: str = "auto"  # validation mode of the workload
     skip: str | None = None
@@ -49,7 +50,7 @@ class Case:
         if self.renderer == NO_RENDERER:
             return f"{self.workload}-unavailable"
         base = f"{self.renderer}-w{self.workers}-{self.encoder.label}-{self.workload}"
-        return base if self.executor == "local" else f"{base}-{self.executor}"
+        return base if self.executor == DEFAULT_EXECUTOR else f"{base}-{self.executor}"
 
     @property
     def is_reference(self) -> bool:
@@ -89,7 +90,7 @@ def generate(
     workloads: Sequence[Workload],
     workers: Sequence[int],
     encoders: Sequence[EncoderSpec],
-    executors: Sequence[str] = ("local",),
+    executors: Sequence[str] = (DEFAULT_EXECUTOR,),
     *,
     encoder_problem: EncoderProblem = lambda spec: None,
     executor_problem: Problem = lambda name: None,
@@ -119,7 +120,7 @@ def generate(
                 )  # fmt: skip
 
             if ref is not None:
-                cases.append(case(ref, 1, "local", unavailable(renderers[ref])))
+                cases.append(case(ref, 1, DEFAULT_EXECUTOR, unavailable(renderers[ref])))
             for name, renderer in renderers.items():
                 if name == ref or name in REFERENCE_RENDERERS or not _supports(renderer, source):
                     continue

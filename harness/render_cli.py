@@ -33,7 +33,7 @@ from impls.errors import (
 )
 from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, RenderResult, Source, exact_fps
 from impls.registry import RENDERERS
-from impls.runtime.executor import executor_names
+from impls.runtime.executor import DEFAULT_EXECUTOR, executor_names
 from impls.runtime.progress import PROGRESS_ENV
 from impls.runtime.signals import Terminated, exit_on_sigterm
 
@@ -121,7 +121,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fps", help="frame rate override, e.g. 30 or 30000/1001 (default: the source's)")
     parser.add_argument("--no-audio", action="store_true", help="write no audio track (default: keep audio)")
     parser.add_argument(
-        "--executor", choices=executor_names(), default="local",
+        "--executor", choices=executor_names(), default=DEFAULT_EXECUTOR,
         help="where workers run: a local process pool or a Dask cluster (default: local)",
     )  # fmt: skip
     parser.add_argument(

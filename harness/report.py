@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from impls.model.results import PSNR_CAP, Row
+from impls.runtime.executor import DEFAULT_EXECUTOR
 
 COLUMNS = (
     "renderer", "workers", "encoder", "workload", "fps", "x ref", "CPU %", "peak RSS", "valid",
@@ -106,7 +107,7 @@ def shown_columns(rows: Sequence[Row]) -> list[str]:
 def table_cells(rows: Iterable[Row]) -> list[list[str]]:
     """Header plus one line of cells per row, sorted by workload then fps."""
     listed = sort_rows(rows)
-    with_executor = any(r.executor != "local" for r in listed)
+    with_executor = any(r.executor != DEFAULT_EXECUTOR for r in listed)
     columns = shown_columns(listed)
     return [columns] + [[cells[c] for c in columns] for cells in (_cells(r, with_executor) for r in listed)]
 
@@ -147,7 +148,7 @@ class Winner:
         where = f"{self.workload} ({self.preset}, {self.encoder})"
         if row.is_reference:
             return f"{where}: {row.renderer} - no renderer beat the reference ({row.fps:.2f} fps)"
-        executor = "" if row.executor == "local" else f", {row.executor}"
+        executor = "" if row.executor == DEFAULT_EXECUTOR else f", {row.executor}"
         return (
             f"{where}: {row.renderer} with {row.workers} worker{'' if row.workers == 1 else 's'}{executor}"
             f" - {row.fps:.2f} fps, "

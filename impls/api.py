@@ -22,6 +22,7 @@ from impls.ffmpeg.files import check_output_path
 from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, Renderer, RenderJob
 from impls.model.protocol import RenderResult, Source, exact_fps
 from impls.registry import RENDERERS, get_renderer, refuses
+from impls.runtime.executor import DEFAULT_EXECUTOR
 from impls.runtime.progress import ProgressTracker, bar_wanted
 
 AUTO = "auto"
@@ -57,7 +58,7 @@ def _load_renderer(name: str) -> Renderer:
         raise InvalidJob(f"renderer {name!r} is not available: {exc}") from exc
 
 
-def _usable(name: str, source: Source, executor: str = "local") -> bool:
+def _usable(name: str, source: Source, executor: str = DEFAULT_EXECUTOR) -> bool:
     try:
         renderer = get_renderer(name)
         return refuses(renderer, executor) is None and renderer.supports(source)
@@ -76,7 +77,7 @@ def render(
     fallback: bool = False,
     progress: bool | Literal["always"] | Callable[[int], None] = True,
     fps: float | int | str | Fraction | None = None,
-    executor: str = "local",
+    executor: str = DEFAULT_EXECUTOR,
     dask_address: str | None = None,
     timeout: float | None = None,
     retries: int = 1,

@@ -42,6 +42,7 @@ from typing import Any, Literal
 from impls.machine import machine_facts, same_machine
 from impls.model.protocol import ManimSource, Source
 from impls.model.results import Row, saved_rows
+from impls.runtime.executor import DEFAULT_EXECUTOR
 
 Kind = Literal["moviepy", "manim"]
 
@@ -137,7 +138,7 @@ def choose(
     *,
     facts: Mapping[str, Any] | None = None,
     paths: Sequence[Path] | None = None,
-    executor: str = "local",
+    executor: str = DEFAULT_EXECUTOR,
 ) -> Choice:
     """Pick the renderer for ``kind`` (see the module docstring for the rules).
 

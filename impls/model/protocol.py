@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from impls.errors import InvalidJob, InvalidSource
-from impls.runtime.executor import executor_names
+from impls.runtime.executor import DEFAULT_EXECUTOR, executor_names
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
@@ -278,7 +278,7 @@ class RenderJob:
     encoder: EncoderSpec = field(default_factory=EncoderSpec)
     fps: Fraction | None = None  # override the clip's fps (kept exact, e.g. 30000/1001)
     audio: bool = True
-    executor: str = "local"  # a registered executor's name (impls.runtime.executor)
+    executor: str = DEFAULT_EXECUTOR  # a registered executor's name (impls.runtime.executor)
     dask_address: str | None = None  # a running Dask scheduler; None: the executor starts one
     timeout: float | None = None  # seconds per unit of work (frame batch, chunk, scene)
     retries: int = 1  # transient failures (lost worker) retried per unit; user errors never

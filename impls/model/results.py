@@ -12,6 +12,8 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from impls.runtime.executor import DEFAULT_EXECUTOR
+
 #: PSNR recorded for identical frames: ffmpeg reports ``inf``, which JSON cannot hold.
 PSNR_CAP = 100.0
 
@@ -26,7 +28,7 @@ class Row:
     workload: str
     fps: float  # median over rounds
     preset: str = ""  # smoke | full | custom
-    executor: str = "local"  # the executor's name
+    executor: str = DEFAULT_EXECUTOR
     frames: int = 0
     fps_all: tuple[float, ...] = ()  # one per round
     speedup: float | None = None  # fps / the reference's fps (same group, same session)
@@ -70,12 +72,12 @@ class Row:
     @property
     def case_id(self) -> str:
         base = f"{self.renderer}-w{self.workers}-{self.encoder}-{self.workload}"
-        return base if self.executor == "local" else f"{base}-{self.executor}"
+        return base if self.executor == DEFAULT_EXECUTOR else f"{base}-{self.executor}"
 
     @property
     def label(self) -> str:
-        """Renderer as plotted: the executor is named when it is not the local pool."""
-        return self.renderer if self.executor == "local" else f"{self.renderer} ({self.executor})"
+        """Renderer as plotted: the executor is named when it is not the default one."""
+        return self.renderer if self.executor == DEFAULT_EXECUTOR else f"{self.renderer} ({self.executor})"
 
     def extra_info(self) -> dict[str, Any]:
         """The row as pytest-benchmark's ``extra_info`` saves it."""

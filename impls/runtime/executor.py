@@ -162,6 +162,9 @@ class ExecutorType(Protocol):
         ...
 
 
+#: The executor a render uses unless it names another (left out of case ids and labels).
+DEFAULT_EXECUTOR = "local"
+
 _BUILTIN: dict[str, str] = {
     "local": "impls.runtime.local:LocalExecutor",
     "dask": "impls.runtime.dask:DaskExecutor",
