@@ -109,6 +109,45 @@ class SourceReadFailed(RenderFailed):
         return SourceReadFailed(self.path, self.status, wanted=self.wanted, got=self.got, where=where)
 
 
+class DiskFull(RenderFailed):
+    """A filesystem the render writes to is full (or over quota, or past a file size limit).
+
+    Either the scratch directory's (frames, segments, Manim media) or the output's. ``mount``,
+    ``fstype``, ``free`` and ``total`` (bytes) describe the filesystem that holds ``path``, as
+    seen when the write failed; ``what`` says what was being written; ``reason`` is the
+    system's word for it (``no space left on device``, ``disk quota exceeded``, ``file too
+    large``); ``detail`` keeps the failing tool's own message, if any.
+    """
+
+    def __init__(
+        self, what: str, path: str, *, reason: str, mount: str, fstype: str, free: int, total: int,
+        detail: str = "",
+    ) -> None:  # fmt: skip
+        self.what, self.path, self.reason, self.detail = what, path, reason, detail
+        self.mount, self.fstype, self.free, self.total = mount, fstype, free, total
+        where = f"the filesystem mounted at {mount} ({fstype}, {_size(free)} free of {_size(total)})"
+        if reason == "file too large":
+            message = (
+                f"file too large for {where} while {what} ({path}): a file may not grow that "
+                "large there (the filesystem's maximum file size, or the process's limit: ulimit -f)"
+            )
+        else:
+            message = (
+                f"disk full: {reason} on {where} while {what} ({path}); free some space there, "
+                "or write the output (or point TMPDIR) to a filesystem with more room"
+            )
+        super().__init__(message)
+
+
+def _size(count: int) -> str:
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
 class TaskTimeout(RenderFailed):
     """A unit of work (frame, chunk, scene) did not finish within its timeout."""
 

@@ -7,6 +7,7 @@ otherwise (the parent builds the clip for its checks but never computes a frame)
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import signal
@@ -199,3 +200,69 @@ def reader_dies(
 
     clip.close = close
     return clip
+
+
+def fill_filesystem(hog: str) -> None:
+    """Write ``hog`` until its filesystem takes no more (once: the file is created exclusively,
+    so of two workers only the first fills it). Other programs filling a disk look like this."""
+    try:
+        fd = os.open(hog, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    with os.fdopen(fd, "wb", buffering=0) as out:
+        for size in (1 << 20, 1 << 16, 1 << 12, 1 << 9, 1):
+            block = b"\0" * size
+            try:
+                while True:
+                    out.write(block)
+            except OSError as exc:
+                if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                    raise
+
+
+def fills_disk(hog: str, at: int = -1, audio_at: float = -1.0, **kwargs: Any) -> Any:
+    """frame_index clip that fills the filesystem holding ``hog`` mid-render.
+
+    ``at`` >= 0: frame ``at`` fills it, in whichever process computes the frame (a worker, or
+    the baseline's own process). ``audio_at`` >= 0: the clip has a sound track, and reading it
+    past that time fills the filesystem (the rendering process encodes the track).
+    """
+    from moviepy import AudioClip
+
+    clip = frame_index.make(**kwargs)
+    fps = clip.fps
+    inner = clip.frame_function
+
+    def frame_function(t: float) -> Any:
+        if int(round(t * fps)) == at:
+            fill_filesystem(hog)
+        return inner(t)
+
+    clip = clip.with_updated_frame_function(frame_function)
+    if audio_at >= 0:
+        import numpy as np
+
+        def sound(t: Any) -> Any:
+            if float(np.max(t)) >= audio_at:
+                fill_filesystem(hog)
+            return 0.2 * np.sin(2 * np.pi * 440 * np.asarray(t))
+
+        clip = clip.with_audio(AudioClip(sound, duration=clip.duration, fps=44100))
+    return clip
+
+
+def noisy(**kwargs: Any) -> Any:
+    """frame_index clip with noise over every frame (the same noise each time): its video
+    compresses badly, so a short lossless render makes a large file."""
+    import numpy as np
+
+    clip = frame_index.make(**kwargs)
+    fps = clip.fps
+    inner = clip.frame_function
+
+    def frame_function(t: float) -> Any:
+        frame = inner(t)
+        noise = np.random.default_rng(int(round(t * fps))).integers(0, 64, frame.shape, dtype=np.uint8)
+        return frame ^ noise
+
+    return clip.with_updated_frame_function(frame_function)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from impls.errors import FFmpegError, InvalidJob
 from impls.ffmpeg.command import encoder_args, rate_arg
+from impls.ffmpeg.files import writing
 from impls.ffmpeg.probe import count_packets, stream_duration
 from impls.ffmpeg.process import run
 from impls.model.protocol import EncoderSpec
@@ -53,13 +54,13 @@ def concat(
     if len(durations) != len(segments):
         raise ValueError(f"{len(segments)} segments but {len(durations)} durations")
     # The list syntax: single quotes, with ' escaped as '\''.
-    listing.write_text(
-        "".join(
-            "file '" + str(Path(s).resolve()).replace("'", "'\\''") + "'\n"
-            f"duration {float(d):.6f}\n"
-            for s, d in zip(segments, durations, strict=True)
-        )
+    text = "".join(
+        "file '" + str(Path(s).resolve()).replace("'", "'\\''") + "'\n"
+        f"duration {float(d):.6f}\n"
+        for s, d in zip(segments, durations, strict=True)
     )
+    with writing(listing, f"writing the list of {len(segments)} segments to join"):
+        listing.write_text(text)
     try:
         run(
             ["-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(listing),

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from impls.errors import FFmpegError
+from impls.ffmpeg.files import cut_short
 from impls.ffmpeg.process import run
 
 
@@ -54,8 +55,18 @@ def frames_and_rate(path: Path) -> tuple[int, Fraction]:
 
 
 def count_packets(path: Path) -> int:
-    """Video frames in ``path`` by counting packets (no decoding: fast on any length)."""
-    stream, _ = _first_stream(path, "v", "stream=nb_read_packets", "-count_packets")
+    """Video frames in ``path`` by counting packets (no decoding: fast on any length).
+
+    A file that cannot be read on a full filesystem raises :class:`~impls.errors.DiskFull`:
+    it was written there and cut short (:func:`~impls.ffmpeg.files.cut_short`).
+    """
+    try:
+        stream, _ = _first_stream(path, "v", "stream=nb_read_packets", "-count_packets")
+    except FFmpegError as exc:
+        full = cut_short(path, f"writing {Path(path).name}", exc.stderr.strip() or str(exc))
+        if full is not None:
+            raise full from exc
+        raise
     return int(stream["nb_read_packets"])
 
 

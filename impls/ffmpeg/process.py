@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from impls.errors import FFmpegError, InvalidJob
+from impls.errors import DiskFull, FFmpegError, InvalidJob
 from impls.ffmpeg.command import PipedImages, RawFormat, encoder_args
+from impls.ffmpeg.files import NEARLY_FULL, cut_short, disk_full, filesystem
 from impls.ffmpeg.tools import ffmpeg_binary, ffprobe_binary
 from impls.model.protocol import EncoderSpec
 from impls.runtime import lifeline
@@ -49,9 +50,34 @@ def run(
     except subprocess.TimeoutExpired as exc:
         stderr = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else ""
         raise FFmpegError(f"{what} (timed out after {timeout}s)", None, stderr) from exc
+    # ffmpeg's last argument is the file it writes.
+    written = args[-1] if tool == "ffmpeg" and args else None
     if proc.returncode != 0:
-        raise FFmpegError(what, proc.returncode, proc.stderr)
+        error = FFmpegError(what, proc.returncode, proc.stderr)
+        full = disk_full(written, what, text=proc.stderr, returncode=proc.returncode) if written else None
+        if full is not None:
+            raise full from error
+        raise error
+    if written is not None:
+        check_written(Path(written), what)
     return proc.stdout if output == "stdout" else proc.stderr
+
+
+def check_written(path: Path, what: str) -> None:
+    """After ffmpeg exited with status 0: where ``path``'s filesystem is now full, read the
+    file back, and raise :class:`DiskFull` if it does not read (ffmpeg 5.1 exits with status 0
+    when the last writes of a file fail for lack of room, leaving it truncated). Costs one
+    ``statvfs`` where there is room."""
+    if not path.is_file() or filesystem(path).free >= NEARLY_FULL:
+        return
+    probe = subprocess.run(
+        [ffprobe_binary(), "-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", str(path)],
+        capture_output=True, text=True, errors="replace", check=False, process_group=0,
+    )  # fmt: skip
+    if probe.returncode != 0:
+        full = cut_short(path, what, probe.stderr.strip() or f"ffprobe exit status {probe.returncode}")
+        if full is not None:
+            raise full
 
 
 class StderrTail:
@@ -126,10 +152,18 @@ class FrameWriter:
                 stdin.write(view)
             except (BrokenPipeError, ValueError) as exc:
                 code = self._proc.wait()
-                raise FFmpegError(
-                    f"ffmpeg encoding {self.output.name}", code, self._stderr.text()
-                ) from exc
+                raise self._failure(code) from exc
         self.frames_written += 1
+
+    def _failure(self, code: int) -> FFmpegError | DiskFull:
+        """The error for ffmpeg's exit ``code``: a full disk where its message says so."""
+        what = f"ffmpeg encoding {self.output.name}"
+        error = FFmpegError(what, code, self._stderr.text())
+        full = disk_full(self.output, what, text=error.stderr, returncode=code)
+        if full is None:
+            return error
+        full.__cause__ = error
+        return full
 
     def close(self) -> None:
         """Finish the stream and check ffmpeg's exit status."""
@@ -139,7 +173,8 @@ class FrameWriter:
                 stdin.close()
         code = self._proc.wait()
         if code != 0:
-            raise FFmpegError(f"ffmpeg encoding {self.output.name}", code, self._stderr.text())
+            raise self._failure(code)
+        check_written(self.output, f"ffmpeg encoding {self.output.name}")
 
     def kill(self) -> None:
         if self._proc.poll() is None:

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from impls.errors import RenderFailed
+from impls.ffmpeg.files import writing
 from impls.ffmpeg.operations import (
     AudioPiece,
     build_audio_track,
@@ -173,7 +174,8 @@ def assemble(
         mux_audio(video, track, output)
         stages["mux"] = time.perf_counter() - started
     else:
-        shutil.move(str(video), str(output))
+        with writing(output, f"moving the video into place as {output.name}"):
+            shutil.move(str(video), str(output))
     return Assembled(
         frames=frames, rate=rate, scenes=layout, reencoded=reencoded, audio=with_audio, stages=stages
     )

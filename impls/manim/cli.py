@@ -33,6 +33,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from impls.errors import InvalidJob, RenderFailed, SceneFailed, SceneTimeout, ToolNotFound
+from impls.ffmpeg.files import disk_full, writing
 from impls.model.protocol import EncoderSpec
 from impls.runtime import lifeline
 
@@ -272,6 +273,17 @@ def failure(scene: str, run: ManimRun, timeout: float) -> SceneFailed:
     )
 
 
+def check_space(run: ManimRun, media_dir: Path, what: str) -> None:
+    """Raise :class:`~impls.errors.DiskFull` when manim failed for lack of room in ``media_dir``
+    (its partial movies, Tex files and images): the disk, not the scene, is to blame, and no
+    retry nor other scene can succeed there."""
+    if run.returncode == 0 and not run.timed_out:
+        return
+    full = disk_full(media_dir, what, text=run.stderr + "\n" + run.stdout)
+    if full is not None:
+        raise full
+
+
 def find_video(media_dir: Path, scene: str) -> Path | None:
     """The scene's final movie under ``media_dir`` (manim nests it by script and quality)."""
     for path in sorted((media_dir / "videos").glob(f"**/{scene}.mp4")):
@@ -283,7 +295,8 @@ def find_video(media_dir: Path, scene: str) -> Path | None:
 def render_scene(task: SceneTask, processes: ManimProcesses) -> SceneVideo:
     """Render one scene (or animation range) in a private media dir; raise :class:`SceneFailed`."""
     script = Path(task.script)
-    work = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=task.work_root))
+    with writing(task.work_root or tempfile.gettempdir(), f"making a media directory for scene {task.label}"):
+        work = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=task.work_root))
     try:
         media = work / "media"
         cmd = manim_command(
@@ -291,6 +304,7 @@ def render_scene(task: SceneTask, processes: ManimProcesses) -> SceneVideo:
             animations=task.animations, extra=task.encoder_options,
         )  # fmt: skip
         run = processes.run(cmd, cwd=str(script.parent), timeout=task.timeout)
+        check_space(run, media, f"manim rendering scene {task.label}")
         if run.timed_out or run.returncode != 0:
             raise failure(task.label, run, task.timeout)
         video = find_video(media, task.scene)
@@ -301,7 +315,8 @@ def render_scene(task: SceneTask, processes: ManimProcesses) -> SceneVideo:
             )  # fmt: skip
         if task.dest is None:
             return SceneVideo(task.scene, task.animations, None, video.read_bytes(), run.seconds)
-        shutil.move(str(video), task.dest)
+        with writing(task.dest, f"moving the video of scene {task.label} out of its media directory"):
+            shutil.move(str(video), task.dest)
         return SceneVideo(task.scene, task.animations, task.dest, None, run.seconds)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -46,6 +46,7 @@ def _render_scenes(run: SceneRun[InflightOptions]) -> None:
     cmd = plan.command(media, extra=[*plan.encoder_options, FLAG, str(count)])
     with run.stages.timed("render"):
         result = run.processes.run(cmd, cwd=str(plan.script.parent), timeout=timeout)
+    cli.check_space(result, media, f"manim rendering scenes {', '.join(plan.scenes)}")
     run.info.update(encoders=count, processes=1)
     failed = result.timed_out or result.returncode != 0
     culprit: str | None = None

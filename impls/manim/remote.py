@@ -26,6 +26,7 @@ from concurrent.futures import Future, as_completed
 from pathlib import Path
 
 from impls.errors import SceneWorkerLost
+from impls.ffmpeg.files import writing
 from impls.manim.cli import ManimProcesses, SceneTask
 from impls.manim.pool import Outcome, attempt
 from impls.runtime.executor import Executor
@@ -37,10 +38,13 @@ def render_shipped(
 ) -> Outcome:  # fmt: skip
     """On a worker: write the script into a private directory (in ``scratch()``, the
     executor's ``worker_scratch``) and render ``task`` from it."""
-    root = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=scratch()))
+    where = scratch() or tempfile.gettempdir()
+    with writing(where, f"making a directory for scene {task.label}"):
+        root = Path(tempfile.mkdtemp(prefix="renderbench-manim-", dir=where))
     try:
         copy = root / script_name
-        copy.write_bytes(script)
+        with writing(copy, "writing the script on the worker"):
+            copy.write_bytes(script)
         python = sys.executable if own_python else task.python
         here = dataclasses.replace(task, script=str(copy), dest=None, work_root=str(root), python=python)
         outcome = attempt(index, here, retries, ManimProcesses())
@@ -88,7 +92,8 @@ def run_tasks(
             outcome = future.result()
             if outcome.video is not None and outcome.video.data is not None:
                 assert task.dest is not None
-                Path(task.dest).write_bytes(outcome.video.data)
+                with writing(task.dest, f"writing the video of scene {task.label}"):
+                    Path(task.dest).write_bytes(outcome.video.data)
                 outcome.video = dataclasses.replace(outcome.video, path=task.dest, data=None)
             yield outcome
         finished = True

@@ -11,7 +11,8 @@ import time
 from typing import Any
 
 from impls.errors import InvalidJob, RenderFailed
-from impls.ffmpeg.files import atomic_output, scratch_dir
+from impls.ffmpeg.files import NEARLY_FULL, atomic_output, disk_full, filesystem, past_size_limit, scratch_dir
+from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.tools import ffmpeg_binary
 from impls.model.options import Options
 from impls.model.protocol import ClipSource, RenderJob, RenderResult, Source
@@ -75,14 +76,26 @@ class BaselineRenderer:
             with scratch_dir("renderbench-baseline-") as scratch, atomic_output(
                 job.output
             ) as tmp:
-                clip.write_videofile(
-                    str(tmp), fps=timeline.clock_fps, codec=spec.codec, bitrate=spec.bitrate,
-                    preset=spec.preset or "medium", threads=spec.threads, ffmpeg_params=params,
-                    audio=job.audio and clip.audio is not None, audio_codec=spec.audio_codec,
-                    audio_bitrate=spec.audio_bitrate,
-                    temp_audiofile=str(scratch / f"audio.{audio_extension(spec.audio_codec)}"),
-                    logger=_ProgressLogger(job) if job.progress else None,
-                )  # fmt: skip
+                audio_file = scratch / f"audio.{audio_extension(spec.audio_codec)}"
+                try:
+                    clip.write_videofile(
+                        str(tmp), fps=timeline.clock_fps, codec=spec.codec, bitrate=spec.bitrate,
+                        preset=spec.preset or "medium", threads=spec.threads, ffmpeg_params=params,
+                        audio=job.audio and clip.audio is not None, audio_codec=spec.audio_codec,
+                        audio_bitrate=spec.audio_bitrate, temp_audiofile=str(audio_file),
+                        logger=_ProgressLogger(job) if job.progress else None,
+                    )  # fmt: skip
+                except OSError as exc:
+                    # MoviePy's message quotes ffmpeg's and names the file it was writing.
+                    text = str(exc)
+                    written = audio_file if str(audio_file) in text else tmp
+                    what = f"MoviePy write_videofile writing {written.name}"
+                    full = disk_full(written, what, exc, text) or past_size_limit(written, what)
+                    if full is not None:
+                        raise full from exc
+                    raise
+                if filesystem(tmp).free < NEARLY_FULL:
+                    count_packets(tmp)  # MoviePy ignores ffmpeg's exit status: is it complete?
         except OSError as exc:
             raise RenderFailed(f"MoviePy write_videofile failed: {exc}") from exc
         finally:

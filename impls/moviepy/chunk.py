@@ -37,6 +37,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from impls.errors import RenderFailed
+from impls.ffmpeg.files import writing
 from impls.ffmpeg.operations import concat
 from impls.model.options import directory, integer
 from impls.moviepy.shell import ClipOptions, ClipRender, ClipRenderer
@@ -123,7 +124,8 @@ def _kept(segment: Segment, directory: Path, suffix: str) -> Segment:
     if segment.data is None:
         return segment
     path = directory / f"segment-{segment.start:08d}{suffix}"
-    path.write_bytes(segment.data)
+    with writing(path, f"writing the segment from frame {segment.start}"):
+        path.write_bytes(segment.data)
     return dataclasses.replace(segment, path=str(path), data=None)
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from impls.errors import InvalidJob, RenderFailed, SourceReadFailed
-from impls.ffmpeg.files import atomic_output, scratch_dir
+from impls.ffmpeg.files import atomic_output, cut_short, disk_full, scratch_dir, writing
 from impls.ffmpeg.operations import mux_audio
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.tools import ffmpeg_binary
@@ -194,10 +194,17 @@ class ClipRenderer(Generic[O]):
                 with render.stages.timed("mux"):
                     mux_audio(video, audio_path, tmp)
             else:
-                shutil.move(video, tmp)
+                with writing(tmp, f"moving the video into place as {job.output.name}"):
+                    shutil.move(video, tmp)
             with render.stages.timed("check"):
                 written = count_packets(tmp)
             if written != timeline.frames:
+                short = f"{written} of {timeline.frames} frames"
+                full = cut_short(tmp, f"writing {job.output.name}", short) or cut_short(
+                    render.scratch, f"writing the video of {job.output.name}", short
+                )
+                if full is not None:
+                    raise full
                 raise RenderFailed(
                     f"{render.name} wrote {written} frames, expected {timeline.frames} "
                     f"(duration {timeline.duration}s at {timeline.clock_fps:g} fps)"
@@ -255,6 +262,9 @@ def _write_audio(render: ClipRender[O], parent: _ParentClip) -> Path | None:
             del clip
             clip = parent.rebuild()
         except Exception as exc:
+            full = disk_full(render.scratch, "encoding the audio track", exc, text=str(exc))
+            if full is not None:
+                raise full from exc
             raise RenderFailed(
                 f"encoding the audio track failed: {type(exc).__name__}: {exc}"
             ) from exc

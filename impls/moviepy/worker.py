@@ -33,6 +33,7 @@ import numpy as np
 
 from impls.errors import FrameFailed, RenderbenchError, RenderFailed, SourceReadFailed
 from impls.ffmpeg.command import RawFormat
+from impls.ffmpeg.files import disk_full, writing
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.process import FrameWriter
 from impls.ffmpeg.tools import use_for_moviepy
@@ -112,13 +113,17 @@ _shared: collections.OrderedDict[str, SharedMemory] = collections.OrderedDict()
 
 
 @contextlib.contextmanager
-def _task(what: str) -> Iterator[None]:
-    """Turn anything but renderbench's own errors into a picklable RenderFailed with its text."""
+def _task(what: str, writes: Path | None = None) -> Iterator[None]:
+    """Turn anything but renderbench's own errors into a picklable RenderFailed with its text;
+    a full filesystem met writing ``writes`` into :class:`~impls.errors.DiskFull`."""
     try:
         yield
     except RenderbenchError:
         raise
     except Exception as exc:
+        full = disk_full(writes, what, exc) if writes is not None else None
+        if full is not None:
+            raise full from None
         text = traceback.format_exc()
         raise RenderFailed(
             f"{what} failed in worker pid {os.getpid()}: {type(exc).__name__}: {exc}\n{text}"
@@ -248,7 +253,7 @@ def render_images(
     for index in indices:
         image = frame(source, index)
         path = Path(directory) / f"{index:06d}.{suffix}"
-        with _task(f"writing frame {index} to {path}"):
+        with _task(f"writing frame {index} to {path}", writes=path):
             if header:
                 with open(path, "wb") as out:
                     out.write(header)
@@ -294,7 +299,9 @@ def render_segment(
     """
     private = None
     if directory is None:
-        private = Path(tempfile.mkdtemp(prefix="renderbench-seg-", dir=scratch()))
+        where = scratch() or tempfile.gettempdir()
+        with writing(where, "making a private directory for a segment"):
+            private = Path(tempfile.mkdtemp(prefix="renderbench-seg-", dir=where))
     name = f"segment-{indices.start:08d}-{uuid.uuid4().hex[:8]}{suffix}"
     target = Path(directory if directory is not None else str(private)) / name
     path = str(target) if directory is not None else None
