@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from impls.api import render
 from impls.errors import (
+    DiskFull,
     EncoderUnavailable,
     FFmpegError,
     FrameFailed,
@@ -24,6 +25,7 @@ from impls.runtime.signals import Terminated, exit_on_sigterm
 __all__ = [
     "RENDERERS",
     "ClipSource",
+    "DiskFull",
     "EncoderSpec",
     "EncoderUnavailable",
     "FFmpegError",
