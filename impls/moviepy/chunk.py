@@ -102,7 +102,7 @@ class Chunk:
 def _segment_dir(render: ClipRender[ChunkOptions]) -> Iterator[tuple[Path, str | None]]:
     """Where segments are joined, and the directory workers write to (None: they send bytes)."""
     directory = render.scratch / "segments"
-    directory.mkdir()
+    directory.mkdir(mode=0o700)
     shared = render.options.shared_dir
     if shared is not None:
         own = Path(tempfile.mkdtemp(prefix="renderbench-chunk-", dir=shared))

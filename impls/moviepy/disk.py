@@ -97,7 +97,7 @@ class Disk:
             render.info.update(lossy_transport=True, jpeg_quality=options.jpeg_quality)
         if options.shared_dir is None:
             frames_dir = render.scratch / "frames"
-            frames_dir.mkdir()
+            frames_dir.mkdir(mode=0o700)
         else:
             frames_dir = Path(tempfile.mkdtemp(prefix="renderbench-frames-", dir=options.shared_dir))
         try:
