@@ -205,6 +205,8 @@ def _parse_kwargs(text: str | None) -> dict[str, Any]:
         value = json.loads(text)
     except ValueError as exc:
         raise UsageError(f"--kwargs is not valid JSON ({exc.args[0] if exc.args else exc})") from None
+    except RecursionError:
+        raise UsageError("--kwargs is nested too deeply to read") from None
     if not isinstance(value, dict):
         raise UsageError("--kwargs must be a JSON object, e.g. '{\"width\": 640}'")
     return value
@@ -225,7 +227,7 @@ def _options(items: Sequence[str]) -> dict[str, Any]:
     for key, raw in _parse_pairs(items, "--option").items():
         try:
             options[key] = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):
             options[key] = raw
     return options
 

@@ -266,3 +266,13 @@ def noisy(**kwargs: Any) -> Any:
         return frame ^ noise
 
     return clip.with_updated_frame_function(frame_function)
+
+
+def from_file(video: str = "", audio: str = "", **kwargs: Any) -> Any:
+    """A clip read from a media file (``video``), or frame_index with a sound track read from
+    one (``audio``): what a factory does with the files a user hands it."""
+    from moviepy import AudioFileClip, VideoFileClip
+
+    if video:
+        return VideoFileClip(video)
+    return frame_index.make(**kwargs).with_audio(AudioFileClip(audio))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import importlib.util
+import keyword
 import math
 import shutil
 import subprocess
@@ -208,6 +209,9 @@ def prepare_manim_job(job: RenderJob, options: ManimOptions) -> ManimPlan:
     python = options.python or sys.executable
     check_manim_installed(python)
 
+    for name in source.scenes:
+        if not isinstance(name, str) or not name.isidentifier() or keyword.iskeyword(name):
+            raise InvalidSource(f"scene name {name!r} is not a Python class name")
     script = Path(source.script).expanduser().resolve()
     tree = parse_script(script)
     classes = scene_classes(tree)

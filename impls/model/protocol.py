@@ -7,17 +7,21 @@ clips hold file handles and closures and do not pickle.
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
+import inspect
 import math
 import re
+import sys
 import time
+import traceback
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from impls.errors import InvalidJob, InvalidSource
+from impls.errors import InvalidJob, InvalidSource, RenderbenchError
 from impls.runtime.executor import DEFAULT_EXECUTOR, executor_names
 
 if TYPE_CHECKING:
@@ -40,10 +44,12 @@ class ClipSource:
     kwargs: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        module, sep, attr = self.factory.partition(":")
-        if not sep or not module or not attr:
+        module, sep, attr = str(self.factory).partition(":")
+        dotted = all(part.isidentifier() for part in [*module.split("."), *attr.split(".")])
+        if not isinstance(self.factory, str) or not sep or not dotted:
             raise InvalidSource(
-                f"factory {self.factory!r} must look like 'pkg.module:function'"
+                f"factory {self.factory!r} must look like 'pkg.module:function' (Python names "
+                "separated by dots, the module's and the function's)"
             )
 
     def resolve(self) -> Callable[..., Any]:
@@ -69,7 +75,31 @@ class ClipSource:
         """Build the clip and check that it can be rendered (a clip with a positive duration)."""
         from moviepy import VideoClip
 
-        clip = self.resolve()(**dict(self.kwargs))
+        factory = self.resolve()
+        kwargs = dict(self.kwargs)
+        try:
+            signature: inspect.Signature | None = inspect.signature(factory)
+        except (TypeError, ValueError):  # a builtin that states none
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(**kwargs)
+            except TypeError as exc:
+                raise InvalidSource(f"factory {self.factory!r} does not take these arguments: {exc}") from None
+        failure: InvalidSource | None = None
+        with _half_built_readers_dropped_quietly():
+            try:
+                clip = factory(**kwargs)
+            except OSError as exc:  # MoviePy refusing a file it was given: not media, cut short
+                if isinstance(exc, RenderbenchError):  # ToolNotFound is one too
+                    raise
+                text = " ".join(str(exc).split())
+                failure = InvalidSource(f"factory {self.factory!r} failed reading a file: {text}")
+                failure.add_note("the factory's traceback:\n" + "".join(traceback.format_exception(exc)))
+            if failure is not None:
+                gc.collect()  # the traceback's frames held the half-built readers
+        if failure is not None:
+            raise failure
         if not isinstance(clip, VideoClip):
             raise InvalidSource(
                 f"factory {self.factory!r} returned {type(clip).__name__}, not a MoviePy VideoClip"
@@ -81,6 +111,26 @@ class ClipSource:
                 " (set it with clip.with_duration(seconds))"
             )
         return clip
+
+
+@contextlib.contextmanager
+def _half_built_readers_dropped_quietly() -> Iterator[None]:
+    """While a factory runs: MoviePy's file readers whose constructor failed (a file that is
+    not media) raise AttributeError from ``__del__`` when they are collected, which Python
+    prints after the one-line error; those are dropped, anything else reported as usual."""
+    report = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        where = str(getattr(unraisable.object, "__module__", "") or "")
+        if isinstance(unraisable.exc_value, AttributeError) and where.startswith("moviepy."):
+            return
+        report(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = report
 
 
 @dataclass(frozen=True)
@@ -198,6 +248,14 @@ class EncoderSpec:
         return self.pix_fmt.startswith(_ALPHA_PREFIXES)
 
     def check_size(self, width: int, height: int) -> None:
+        if width < 1 or height < 1:
+            raise InvalidJob(f"frame size {width}x{height} is empty: a clip needs a width and a height >= 1")
+        if (width + 128) * (height + 128) >= FFMPEG_MAX_PICTURE:
+            raise InvalidJob(
+                f"frame size {width}x{height} is larger than ffmpeg can handle (it refuses any "
+                f"picture where (width + 128) x (height + 128) >= {FFMPEG_MAX_PICTURE}: the "
+                "largest square it takes is 16254x16254): render at a smaller size"
+            )
         if self.pix_fmt in _SUBSAMPLED_420 and (width % 2 or height % 2):
             raise InvalidJob(
                 f"frame size {width}x{height} is odd, which {self.pix_fmt} cannot encode "
@@ -206,6 +264,10 @@ class EncoderSpec:
                 "or use pix_fmt='yuv444p'"
             )
 
+
+#: ffmpeg refuses every picture whose (width + 128) x (height + 128) reaches this
+#: (``av_image_check_size``: its buffers' size must fit an int with room for 8 bytes a pixel).
+FFMPEG_MAX_PICTURE = (2**31 - 1) // 8 + 1
 
 #: What :meth:`EncoderSpec.parse` gives a codec for the parts the text leaves out. x264-style
 #: presets and crf mean nothing to ProRes (ffmpeg would only warn that they went unused), and

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from impls.errors import InvalidJob
 from impls.ffmpeg.command import PipedImages, RawFormat
@@ -38,6 +41,7 @@ from impls.runtime.executor import Capabilities
 
 MAX_INFLIGHT = 100
 TRANSPORTS = ("shm", "bytes", "jpeg")
+_SHM = "/dev/shm"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +50,40 @@ class PipeOptions(ClipOptions):
     transport: str | None = choice(TRANSPORTS)
     jpeg_quality: int = integer(95, high=100)
 
+    def window(self, workers: int) -> int:
+        """Frames in flight: ``max_inflight``, else twice the workers (at most 100)."""
+        return self.max_inflight or min(MAX_INFLIGHT, 2 * workers)
+
+    def transport_for(self, capabilities: Capabilities) -> str:
+        return self.transport or ("shm" if capabilities.shares_memory else "bytes")
+
+    def check_clip(self, render: ClipRender[Any]) -> None:
+        """Refuse, before anything starts, frames in flight that cannot fit in memory (nor, for
+        ``shm``, in /dev/shm): each one is a whole raw frame."""
+        transport = self.transport_for(render.executor.capabilities)
+        if transport == "jpeg":
+            return  # compressed in flight: a frame's size is not known ahead
+        window, frame = self.window(render.workers), render.source.frame_bytes
+        needed = window * frame
+        room = {"memory available": psutil.virtual_memory().available}
+        if transport == "shm" and os.path.isdir(_SHM):
+            shm = os.statvfs(_SHM)
+            room[f"free in {_SHM}"] = shm.f_bavail * shm.f_frsize
+        where, limit = min(room.items(), key=lambda item: item[1])
+        if needed <= limit:
+            return
+        fits = limit // frame
+        fix = (
+            f"lower max_inflight to {fits} or less (options={{'max_inflight': {fits}}})"
+            if fits >= 1
+            else "not even one frame fits: render smaller frames"
+        )
+        raise InvalidJob(
+            f"pipe keeps {window} frames in flight (max_inflight), {_gib(needed)} for "
+            f"{render.source.width}x{render.source.height} frames of {_gib(frame)} each, but "
+            f"only {_gib(limit)} is {where}: {fix}, or use chunk, which keeps no frames in flight"
+        )
+
     def check(self, encoder: EncoderSpec, executor: str, capabilities: Capabilities) -> None:
         if self.transport == "shm" and not capabilities.shares_memory:
             raise InvalidJob(
@@ -53,6 +91,10 @@ class PipeOptions(ClipOptions):
                 f"executor {executor!r} do not have; use transport 'bytes' (the default there) "
                 "or 'jpeg'"
             )
+
+
+def _gib(count: int) -> str:
+    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
 
 
 @contextlib.contextmanager
@@ -77,9 +119,8 @@ class Pipe:
 
     def write_video(self, render: ClipRender[PipeOptions], video: Path) -> None:
         options, source = render.options, render.source
-        window = options.max_inflight or min(MAX_INFLIGHT, 2 * render.workers)
-        shared = render.executor.capabilities.shares_memory
-        transport = options.transport or ("shm" if shared else "bytes")
+        window = options.window(render.workers)
+        transport = options.transport_for(render.executor.capabilities)
         render.info.update(max_inflight=window, transport=transport)
         size = source.frame_bytes
         if transport == "jpeg":
