@@ -79,6 +79,7 @@ def render(
     fps: float | int | str | Fraction | None = None,
     executor: str = DEFAULT_EXECUTOR,
     dask_address: str | None = None,
+    dask_security: Any = None,
     timeout: float | None = None,
     retries: int = 1,
     options: Mapping[str, Any] | None = None,
@@ -94,7 +95,9 @@ def render(
     when it is a terminal, ``"always"`` draws it anyway, ``False`` none; a callable receives
     the number of frames completed instead (from any thread), and its ``set_total(frames)``
     method, if it has one, the frame count as soon as the renderer knows it. ``options``: the
-    chosen renderer's own (its options dataclass refuses others). The other arguments are the
+    chosen renderer's own (its options dataclass refuses others). ``dask_security``: a
+    ``distributed.Security`` for a TLS scheduler at ``dask_address`` (by default Dask's own
+    configuration, ``distributed.comm.tls.*``, applies). The other arguments are the
     :class:`RenderJob` fields of the same names.
 
     ``result.info["method"]`` and ``result.info["method_reason"]`` say which renderer ran and
@@ -106,7 +109,8 @@ def render(
         source=src, output=Path(output), workers=workers,
         encoder=EncoderSpec() if encoder is None else encoder,
         fps=None if fps is None else exact_fps(fps), audio=audio, executor=executor,
-        dask_address=dask_address, timeout=timeout, retries=retries, fallback=fallback,
+        dask_address=dask_address, dask_security=dask_security, timeout=timeout, retries=retries,
+        fallback=fallback,
         options=dict(options or {}),
     )  # fmt: skip
     check_output_path(job.output)  # cheapest mistake first, before choosing or loading

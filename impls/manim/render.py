@@ -149,7 +149,9 @@ class ManimRenderer(Generic[O]):
             raise ToolNotFound("manim", reason)
         executor = None
         if capabilities(job.executor).remote:
-            settings = Settings(plan.workers, address=job.dask_address, retries=job.retries)
+            settings = Settings(
+                plan.workers, address=job.dask_address, retries=job.retries, security=job.dask_security
+            )
             executor = open_executor(job.executor, settings)
         try:
             with scratch_dir("renderbench-manim-") as work:

@@ -347,6 +347,9 @@ class RenderJob:
     fallback: bool = False  # re-render with the baseline after a failure
     options: Mapping[str, Any] = field(default_factory=dict)
     progress: ProgressCallback | None = field(default=None, compare=False)
+    #: A ``distributed.Security`` for a TLS scheduler at ``dask_address`` (None: Dask's own
+    #: configuration, ``distributed.comm.tls.*``, as every Dask client reads it).
+    dask_security: Any = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "output", Path(self.output))

@@ -149,7 +149,7 @@ class ClipRenderer(Generic[O]):
         settings = Settings(
             workers, address=job.dask_address, retries=job.retries,
             start_method=options.start_method, preload=WORKER_MODULES,
-            forget=partial(forget_clip, recipe.token),
+            forget=partial(forget_clip, recipe.token), security=job.dask_security,
         )  # fmt: skip
         executor = open_executor(job.executor, settings)  # refuses what it cannot use, now
         options.check(job.encoder, job.executor, executor.capabilities)

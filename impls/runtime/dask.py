@@ -51,6 +51,7 @@ import shutil
 import sys
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
@@ -76,6 +77,50 @@ _ADDRESS = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://\S+$")
 _QUIET = logging.ERROR
 
 _SPAWN_ENVIRON = "distributed.nanny.pre-spawn-environ"
+
+
+#: How long a plain ``tcp://`` connection is tried before asking whether the scheduler
+#: speaks TLS (a healthy scheduler answers in milliseconds).
+FIRST_ATTEMPT_S = 3.0
+
+_WANTS_TLS = (
+    "cannot use the Dask scheduler at {address}: it speaks TLS, and this client plain TCP. "
+    "Connect to {tls} with the cluster's certificates: Dask's configuration "
+    "(distributed.comm.tls.ca-file, distributed.comm.tls.client.cert and .key, e.g. "
+    "DASK_DISTRIBUTED__COMM__TLS__CA_FILE=...), or dask_security=distributed.Security(...)"
+)
+_NEEDS_CERTIFICATES = (
+    "cannot use the Dask scheduler at {address}: a tls:// address needs the cluster's "
+    "certificates, and none are configured: set distributed.comm.tls.ca-file, "
+    "distributed.comm.tls.client.cert and distributed.comm.tls.client.key in Dask's "
+    "configuration (e.g. DASK_DISTRIBUTED__COMM__TLS__CA_FILE=...), or pass "
+    "dask_security=distributed.Security(tls_ca_file=..., tls_client_cert=..., tls_client_key=...)"
+)
+
+
+def speaks_tls(address: str, timeout: float = 2.0) -> bool:
+    """Whether the server at ``tcp://host:port`` answers a TLS handshake.
+
+    A Dask server speaking plain TCP sends its own handshake first, which is no TLS record; a
+    TLS one answers the client's hello (or sends an alert, wanting a client certificate). The
+    server's certificate is not checked: only the protocol is asked.
+    """
+    import socket
+    import ssl
+
+    host, _, port = address.partition("://")[2].rpartition(":")
+    host = host.strip("[]")
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout) as raw:
+            with context.wrap_socket(raw, server_hostname=host or None):
+                return True
+    except ssl.SSLError as exc:
+        return "ALERT" in str(exc.reason or exc).upper()
+    except (OSError, ValueError):
+        return False
 
 
 def worker_directory() -> str | None:
@@ -134,11 +179,17 @@ class DaskExecutor:
             raise InvalidJob(
                 f"dask_address must be a scheduler address like tcp://host:8786, got {address!r}"
             )
+        if settings.security is not None and address is None:
+            raise InvalidJob(
+                "dask_security is for a running scheduler (dask_address); the private cluster "
+                "renderbench starts listens on 127.0.0.1 only"
+            )
         if address is None:  # a private cluster: its workers end with it
             self.capabilities = replace(
                 self.capabilities, forgets=Forgetting.WITH_PROCESSES, kills=Killing.PROCESS_TREES
             )
         self.address = address
+        self.security = settings.security
         self.workers = settings.workers
         self.allowed_failures = settings.retries
         self.forget = settings.forget
@@ -148,7 +199,7 @@ class DaskExecutor:
         self._ahead: Future[DaskPool] | None = None
 
     def _open(self) -> DaskPool:
-        return DaskPool(self.workers, self.address, self.allowed_failures, self)
+        return DaskPool(self.workers, self.address, self.allowed_failures, self, security=self.security)
 
     def open(self) -> DaskPool:
         ahead, self._ahead = self._ahead, None
@@ -211,6 +262,7 @@ class DaskPool:
         address: str | None,
         allowed_failures: int,
         owner: DaskExecutor | None = None,
+        security: Any = None,
     ) -> None:
         import dask
         import distributed
@@ -274,7 +326,7 @@ class DaskPool:
                 self.address = str(self._cluster.scheduler_address)
             else:
                 self.address = address
-                client = self._connect(Client, address)
+                client = self._connect(Client, address, security)
                 threads = sum(
                     int(w.get("nthreads", 0)) for w in client.scheduler_info()["workers"].values()
                 )
@@ -288,17 +340,43 @@ class DaskPool:
             owner.scheduler = self.address
         self.executor: Executor = self._client.get_executor(pure=False)
 
-    def _connect(self, client_class: Any, address: str) -> Any:
-        """A client of the scheduler at ``address`` that has at least one worker."""
+    def _connect(self, client_class: Any, address: str, security: Any = None) -> Any:
+        """A client of the scheduler at ``address`` that has at least one worker.
+
+        ``security``: a ``distributed.Security`` (None: Dask's configuration,
+        ``distributed.comm.tls.*``). A plain ``tcp://`` client gets no answer it understands
+        from a TLS scheduler and would retry for the whole timeout: the first attempt is short,
+        and a scheduler that then answers a TLS handshake is named as one.
+        """
+        deadline = time.monotonic() + CONNECT_TIMEOUT_S
+        first = min(FIRST_ATTEMPT_S, CONNECT_TIMEOUT_S) if address.startswith("tcp://") else CONNECT_TIMEOUT_S
         try:
-            client = self._client = client_class(
-                address, set_as_default=False, timeout=CONNECT_TIMEOUT_S
-            )
+            try:
+                client = self._client = client_class(
+                    address, set_as_default=False, timeout=first, security=security
+                )
+            except OSError:
+                if first >= CONNECT_TIMEOUT_S:
+                    raise
+                if speaks_tls(address):
+                    raise RenderFailed(_WANTS_TLS.format(address=address, tls="tls://" + address[6:])) from None
+                left = max(1.0, deadline - time.monotonic())
+                client = self._client = client_class(
+                    address, set_as_default=False, timeout=left, security=security
+                )
         except OSError as exc:
-            raise RenderFailed(
-                f"cannot use the Dask scheduler at {address}: {exc} (is `dask scheduler` "
-                "running there, and reachable from this machine?)"
-            ) from exc
+            hint = "is `dask scheduler` running there, and reachable from this machine?"
+            if address.startswith("tls://"):
+                hint += (
+                    " With TLS, check the certificates: the scheduler must trust this client's "
+                    "and this client the scheduler's CA"
+                )
+            raise RenderFailed(f"cannot use the Dask scheduler at {address}: {exc} ({hint})") from exc
+        except TypeError as exc:
+            if "ssl" not in str(exc).lower():
+                raise
+            # Dask's TLS connector without a context: no certificates were configured.
+            raise RenderFailed(_NEEDS_CERTIFICATES.format(address=address)) from exc
         try:
             client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
         except TimeoutError as exc:

@@ -144,6 +144,8 @@ class Settings:
     preload: tuple[str, ...] = ()
     #: Run on every worker when the render is over, where workers outlive it (:class:`Forgetting`).
     forget: Callable[[], object] | None = None
+    #: The engine's own credentials for ``address`` (Dask: a ``distributed.Security``), or None.
+    security: Any = None
 
 
 class ExecutorType(Protocol):
