@@ -276,3 +276,42 @@ def from_file(video: str = "", audio: str = "", **kwargs: Any) -> Any:
     if video:
         return VideoFileClip(video)
     return frame_index.make(**kwargs).with_audio(AudioFileClip(audio))
+
+
+def hogs_memory(at: int, cgroup: str = "", **kwargs: Any) -> Any:
+    """frame_index clip whose frame ``at`` makes its worker run out of memory, in a pool worker.
+
+    ``cgroup``: a memory cgroup (v1 or v2 directory) with a small limit: the worker moves into
+    it and allocates until the kernel's OOM killer ends it (SIGKILL). Without one, the worker
+    limits its own address space (RLIMIT_AS, 384 MiB above its size), allocates until that
+    refuses, holds the memory a moment and SIGKILLs itself, as the OOM killer would. Either
+    way it allocates 2 GiB at most, should no limit hold.
+    """
+    import resource
+
+    import numpy as np
+    import psutil
+
+    clip = frame_index.make(**kwargs)
+    fps = clip.fps
+    inner = clip.frame_function
+
+    def frame_function(t: float) -> Any:
+        if int(round(t * fps)) == at and multiprocessing.parent_process() is not None:
+            if cgroup:
+                Path(cgroup, "cgroup.procs").write_text(str(os.getpid()))
+            else:
+                vms = psutil.Process().memory_info().vms
+                resource.setrlimit(resource.RLIMIT_AS, (vms + (384 << 20), resource.RLIM_INFINITY))
+            held = []
+            try:
+                for _ in range(128):  # 16 MiB a step, touched so that it is resident
+                    held.append(np.ones(16 << 20, dtype=np.uint8))
+                    time.sleep(0.02)
+            except MemoryError:
+                time.sleep(0.5)  # as a process at its limit does before the killer comes
+                os.kill(os.getpid(), signal.SIGKILL)
+            raise RuntimeError("no memory limit held: 2 GiB allocated without being killed")
+        return inner(t)
+
+    return clip.with_updated_frame_function(frame_function)

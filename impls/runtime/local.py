@@ -28,6 +28,7 @@ import psutil
 
 from impls.errors import InvalidJob
 from impls.runtime.executor import Capabilities, Forgetting, Killing, Report, Settings
+from impls.runtime.memory import MemoryWatch
 from impls.runtime.processes import describe_exit, kill_all, trees
 
 if TYPE_CHECKING:
@@ -222,6 +223,13 @@ class LocalPool:
         self._known: dict[int, BaseProcess] = {}
         self._task_ids = itertools.count()
         self._unfinished: dict[int, Future[Any]] = {}  # task number -> its future
+        # What a worker killed by SIGKILL (the OOM killer's way) used just before.
+        self._memory = MemoryWatch(self._worker_pids)
+
+    def _worker_pids(self) -> list[int] | None:
+        if getattr(self.executor, "_shutdown_thread", False):
+            return None  # shut down: the watch ends
+        return list(getattr(self.executor, "_processes", None) or {})
 
     @property
     def description(self) -> str:
@@ -281,7 +289,11 @@ class LocalPool:
         return {pid: code for pid, code in dead.items() if code != -signal.SIGTERM} or dead
 
     def loss_detail(self) -> str:
-        described = [f"pid {pid} {describe_exit(code)}" for pid, code in self._culprits().items()]
+        described = []
+        for pid, code in self._culprits().items():
+            text = f"pid {pid} {describe_exit(code)}"
+            evidence = self._memory.evidence(pid) if code == -signal.SIGKILL else None
+            described.append(f"{text}: {evidence}" if evidence else text)
         return ", ".join(described) or "a worker process exited abruptly"
 
     def lost_futures(self) -> set[Future[Any]]:
@@ -293,9 +305,11 @@ class LocalPool:
         }
 
     def close(self) -> None:
+        self._memory.stop()
         self.executor.shutdown(wait=True)
 
     def kill(self) -> None:
+        self._memory.stop()
         processes = self._processes()
         doomed = trees(processes)  # before the shutdown: see processes.trees
         self.executor.shutdown(wait=False, cancel_futures=True)
