@@ -3,7 +3,7 @@
 After every render it records the process's memory (RSS and USS), open file descriptors,
 threads, live child processes (multiprocessing's forkserver and resource tracker are counted
 apart: they live as long as the interpreter, by design), entries left in a private temp
-directory (every scratch directory of the renders is made there) and shared-memory blocks in /dev/shm. Writes ``soak.json`` and ``README.md``
+directory (every scratch directory of the renders is made there) and the shared-memory blocks it created that are still in /dev/shm. Writes ``soak.json`` and ``README.md``
 (the table) into the output folder.
 
     .venv/bin/python results/soak/soak.py --renders 20 --method pipe --workers 2 \\
@@ -51,9 +51,27 @@ def _scratch(root: Path) -> int:
     return sum(1 for entry in root.iterdir() if entry.name != "out")
 
 
+#: Names of the shared-memory blocks this process created (other programs' come and go).
+_BLOCKS: set[str] = set()
+
+
+def _record_blocks() -> None:
+    """Note the name of every shared-memory block this process creates, as it is drawn."""
+    from multiprocessing import shared_memory
+
+    draw = shared_memory._make_filename  # type: ignore[attr-defined]
+
+    def recorded() -> str:
+        name: str = draw()
+        _BLOCKS.add(name.lstrip("/"))
+        return name
+
+    shared_memory._make_filename = recorded  # type: ignore[attr-defined]
+
+
 def _shared_memory() -> int:
-    shm = Path("/dev/shm")
-    return sum(1 for entry in shm.iterdir() if entry.name.startswith("psm_")) if shm.is_dir() else 0
+    """Shared-memory blocks this process created that still exist in /dev/shm."""
+    return sum(1 for name in _BLOCKS if (Path("/dev/shm") / name).exists())
 
 
 def _sample(me: psutil.Process, root: Path) -> dict[str, Any]:
@@ -87,6 +105,7 @@ def main(argv: list[str]) -> int:
         {"width": args.width, "height": args.height, "duration": args.duration},
     )
     me = psutil.Process()
+    _record_blocks()
     # multiprocessing's per-process folder, made now in the system temp dir: it outlives the
     # private one (it is removed at interpreter exit).
     multiprocessing.util.get_temp_dir()
