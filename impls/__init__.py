@@ -13,16 +13,18 @@ from impls.errors import (
     RenderFailed,
     TaskTimeout,
     ToolNotFound,
+    UnsendableClip,
     ValidationFailed,
     WorkerLost,
 )
-from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, Renderer, RenderJob
-from impls.model.protocol import RenderResult, Source
+from impls.model.protocol import ClipObject, ClipSource, EncoderSpec, ManimSource, Renderer
+from impls.model.protocol import RenderJob, RenderResult, Source
 from impls.registry import RENDERERS, get_renderer
 from impls.runtime.signals import Terminated, exit_on_sigterm
 
 __all__ = [
     "RENDERERS",
+    "ClipObject",
     "ClipSource",
     "EncoderSpec",
     "EncoderUnavailable",
@@ -40,6 +42,7 @@ __all__ = [
     "TaskTimeout",
     "Terminated",
     "ToolNotFound",
+    "UnsendableClip",
     "ValidationFailed",
     "WorkerLost",
     "exit_on_sigterm",
