@@ -21,6 +21,7 @@ from impls.model.protocol import ClipObject, ClipSource, EncoderSpec, ManimSourc
 from impls.model.protocol import RenderJob, RenderResult, Source
 from impls.registry import RENDERERS, get_renderer
 from impls.runtime.signals import Terminated, exit_on_sigterm
+from impls.videofile import write_videofile
 
 __all__ = [
     "RENDERERS",
@@ -48,4 +49,5 @@ __all__ = [
     "exit_on_sigterm",
     "get_renderer",
     "render",
+    "write_videofile",
 ]
