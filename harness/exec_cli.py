@@ -20,21 +20,20 @@ from pathlib import Path
 from typing import Any, Literal
 
 from harness.render_cli import (
-    _USAGE_ERRORS,
     EXIT_FAILED,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_TERMINATED,
     EXIT_USAGE,
+    USAGE_ERRORS,
+    add_render_options,
     one_line,
     summary,
 )
-from impls.api import AUTO
 from impls.errors import RenderbenchError
 from impls.model.protocol import RenderResult
-from impls.script import run_script
-from impls.runtime.executor import DEFAULT_EXECUTOR, executor_names
 from impls.runtime.signals import Terminated, exit_on_sigterm
+from impls.script import run_script
 
 PROG = "renderbench exec"
 
@@ -43,31 +42,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``renderbench exec`` (before the script's name)."""
     parser.add_argument("script", help="the MoviePy script to run")
     parser.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
-    parser.add_argument(
-        "--method", default=AUTO,
-        help="renderer for every write_videofile: auto (fastest valid one measured here) or a "
-        "name such as chunk, pipe, disk, baseline (default: auto)",
+    add_render_options(
+        parser, methods="a name such as chunk, pipe, disk, baseline, for every write_videofile",
+        timeout="unit of work (default: none)",
     )  # fmt: skip
-    parser.add_argument("--workers", type=int, help="worker processes (default: measured best, else all cores)")
-    parser.add_argument(
-        "--executor", choices=executor_names(), default=DEFAULT_EXECUTOR,
-        help=f"where workers run (default: {DEFAULT_EXECUTOR})",
-    )  # fmt: skip
-    parser.add_argument("--dask-address", help="Dask scheduler address (default: a private cluster)")
-    parser.add_argument("--timeout", type=float, help="seconds allowed per unit of work (default: none)")
     parser.add_argument(
         "--fallback", action="store_true", help="re-render with the baseline after a failure (default: off)"
-    )
-    shown = parser.add_mutually_exclusive_group()
-    shown.add_argument(
-        "--quiet", "-q", action="store_true", help="no progress bar and no summary lines (default: off)"
-    )
-    shown.add_argument(
-        "--progress", action="store_true",
-        help="draw the progress bar even when stderr is not a terminal (default: when it is)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--verbose", "-v", action="store_true", help="tracebacks for render errors (default: off)"
     )
 
 
@@ -99,9 +79,6 @@ def _print_script_traceback(exc: BaseException, script: Path) -> None:
 def execute(args: argparse.Namespace, prog: str = PROG) -> int:
     """Run the script named in ``args``; returns the exit status (see the module docstring)."""
     script = Path(args.script)
-    if args.workers is not None and args.workers < 1:
-        print(f"{prog}: error: --workers must be >= 1, got {args.workers}", file=sys.stderr)
-        return EXIT_USAGE
 
     def announce(result: RenderResult, wall: float) -> None:
         if not args.quiet:
@@ -126,7 +103,7 @@ def execute(args: argparse.Namespace, prog: str = PROG) -> int:
         if args.verbose:
             _print_script_traceback(exc, script)
         print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, _USAGE_ERRORS) else EXIT_FAILED
+        return EXIT_USAGE if isinstance(exc, USAGE_ERRORS) else EXIT_FAILED
     except BaseException as exc:  # the script's own error: Python's traceback, status 1
         _print_script_traceback(exc, script)
         return EXIT_FAILED
