@@ -132,6 +132,9 @@ class ManimSource:
     quality: str = "l"  # manim's -q letter: l, m, h, p, k
     fps: Fraction | None = None  # None: manim's default for the quality
     padding: float = 0.0  # seconds of the held last frame (and silence) after each scene
+    # A scene that plays no animation (manim saves only its picture): shown for its narration's
+    # length, else this many seconds; None: such a scene fails.
+    still_duration: float | None = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "script", Path(self.script))
@@ -146,6 +149,9 @@ class ManimSource:
             raise InvalidSource(f"audio given for scenes not rendered: {sorted(unknown)}")
         if self.padding < 0:
             raise InvalidSource(f"padding must be >= 0 seconds, got {self.padding}")
+        still = self.still_duration
+        if still is not None and not (math.isfinite(still) and still > 0):
+            raise InvalidSource(f"still_duration must be > 0 seconds (or None), got {still}")
 
 
 #: What the MoviePy renderers render: a factory's clip, or the caller's own.
