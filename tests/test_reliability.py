@@ -16,14 +16,12 @@ import contextlib
 import dataclasses
 import json
 import math
-import multiprocessing.util
 import os
 import re
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -253,18 +251,6 @@ class Background:
 
 
 @pytest.fixture
-def scratch(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This process's temp root (scratch directories land here), to see them removed."""
-    # multiprocessing's own directory (the forkserver's socket) lives as long as the
-    # interpreter: made here, before the patch, it is not counted as a render's.
-    multiprocessing.util.get_temp_dir()
-    root = tmp_path / "scratch"
-    root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(root))
-    return root
-
-
-@pytest.fixture
 def out_dir(tmp_path: Path) -> Path:
     folder = tmp_path / "out"
     folder.mkdir()
@@ -272,13 +258,13 @@ def out_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def leaves_nothing(scratch: Path, out_dir: Path) -> Iterator[None]:
+def leaves_nothing(scratch_root: Path, out_dir: Path) -> Iterator[None]:
     """After the test: every process the test started has gone, the scratch root is empty."""
     before = set(descendants())
     yield
     new = [p for pid, p in descendants().items() if pid not in before]
     assert wait_until_gone(new) == []
-    assert list(scratch.iterdir()) == []
+    assert list(scratch_root.iterdir()) == []
 
 
 def clip_job(
@@ -788,7 +774,7 @@ _CHECKS = ("-version", "-encoders", "-codecs", "--help", "find_spec('manim')", "
 
 
 @pytest.fixture
-def nothing_starts(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> Iterator[list[list[str]]]:
+def nothing_starts(monkeypatch: pytest.MonkeyPatch, scratch_root: Path) -> Iterator[list[list[str]]]:
     """Records every process started (pools included); after the test, only checks ran."""
     # MoviePy runs ffmpeg and ffplay once when first imported, to check them: not ours to count.
     use_for_moviepy()
@@ -817,7 +803,7 @@ def nothing_starts(monkeypatch: pytest.MonkeyPatch, scratch: Path) -> Iterator[l
     work = [cmd for cmd in started if not any(check in " ".join(cmd) for check in _CHECKS)]
     assert work == [], "started before the input was checked"
     assert set(descendants()) <= before
-    assert list(scratch.iterdir()) == []
+    assert list(scratch_root.iterdir()) == []
 
 
 def _unwritable_dir(tmp_path: Path) -> Path:
@@ -1073,7 +1059,9 @@ def created_in_shm(monkeypatch: pytest.MonkeyPatch) -> set[str]:
 
 
 @pytest.mark.slow
-def test_hundred_renders_leak_nothing(out_dir: Path, scratch: Path, created_in_shm: set[str]) -> None:
+def test_hundred_renders_leak_nothing(
+    out_dir: Path, scratch_root: Path, created_in_shm: set[str]
+) -> None:
     me = psutil.Process()
     job = clip_job(out_dir, FRAME_INDEX, {"width": 64, "height": 36, "duration": 0.1}, workers=1)
     renderer = get_renderer("pipe")
@@ -1083,7 +1071,7 @@ def test_hundred_renders_leak_nothing(out_dir: Path, scratch: Path, created_in_s
             "fds": me.num_fds(),
             "threads": me.num_threads(),
             "children": set(descendants()),
-            "scratch": sorted(p.name for p in scratch.iterdir()),
+            "scratch": sorted(p.name for p in scratch_root.iterdir()),
             "outputs": sorted(p.name for p in out_dir.iterdir()),
         }
 
