@@ -25,7 +25,7 @@ from harness.options import add_gate_options, add_matrix_options, forward_args
 #: Modules that add a subcommand: each has ``add_parser(subparsers)``, which calls
 #: ``subparsers.add_parser(name, ...)`` and ``set_defaults(func=handler)`` with
 #: ``handler(args) -> int``. To add a command, add its module here (one line).
-COMMAND_MODULES: tuple[str, ...] = ("harness.render_cli",)
+COMMAND_MODULES: tuple[str, ...] = ("harness.render_cli", "harness.exec_cli", "harness.manim_cli")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

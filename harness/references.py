@@ -28,7 +28,8 @@ from pathlib import Path
 from harness.matrix import Case
 from harness.results import slug
 from harness.validate import Expectation, ValidationReport, probe_video, validate
-from impls.model.protocol import ClipSource, EncoderSpec, Renderer, RenderJob
+from impls.model.protocol import ClipObject, ClipSource, EncoderSpec, MoviePySource, Renderer
+from impls.model.protocol import RenderJob
 from impls.model.timeline import Timeline
 
 #: Encoder of source references: lossless, and the fastest x264 preset (size does not matter).
@@ -75,15 +76,16 @@ class ClipFacts:
     has_audio: bool
 
 
-def clip_facts(source: ClipSource) -> ClipFacts:
-    """Frame count, size and audio of a MoviePy source (builds the clip once, renders nothing)."""
+def clip_facts(source: MoviePySource) -> ClipFacts:
+    """Frame count, size and audio of a MoviePy source (builds a factory's clip once, renders
+    nothing)."""
     clip = source.load()
     try:
         timeline = Timeline.for_clip(clip)
         width, height = clip.size
         return ClipFacts(timeline, (int(width), int(height)), clip.audio is not None)
     finally:
-        clip.close()
+        source.release(clip)
 
 
 class References:
@@ -145,7 +147,7 @@ class References:
     def _clip(self, case: Case) -> ClipFacts | str:
         key = (case.workload, case.preset)
         if key not in self._clips:
-            assert isinstance(case.source, ClipSource)
+            assert isinstance(case.source, ClipSource | ClipObject)
             try:
                 self._clips[key] = clip_facts(case.source)
             except Exception as exc:
@@ -156,7 +158,7 @@ class References:
 
     def expectation(self, case: Case, job: RenderJob, output: Path) -> Expectation | str:
         """What ``output`` must look like, or why that cannot be known."""
-        if isinstance(case.source, ClipSource):
+        if isinstance(case.source, ClipSource | ClipObject):
             facts = self._clip(case)
             if isinstance(facts, str):
                 return facts

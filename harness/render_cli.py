@@ -19,7 +19,7 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -50,7 +50,10 @@ USAGE = (
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 130, 143
 
 #: Errors that mean "the request is wrong", as opposed to "the render broke".
-_USAGE_ERRORS = (InvalidJob, InvalidSource, EncoderUnavailable, ToolNotFound)
+USAGE_ERRORS = (InvalidJob, InvalidSource, EncoderUnavailable, ToolNotFound)
+
+#: What a command asks :func:`impls.api.render` for: the source, the output, other arguments.
+Request = tuple[Source, Path, dict[str, Any]]
 
 _DEFAULT_ENCODER = EncoderSpec()
 
@@ -151,19 +154,49 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quality", choices=("l", "m", "h", "p", "k"), default="l",
         help="manim quality letter (default: l)",
     )  # fmt: skip
-    out = parser.add_argument_group("output")
-    shown = out.add_mutually_exclusive_group()
-    shown.add_argument("--quiet", "-q", action="store_true", help="no progress bar and no summary line")
+    _add_output_options(parser.add_argument_group("output"))
+
+
+def _add_output_options(
+    parser: argparse._ActionsContainer, quiet: Sequence[str] = ("--quiet", "-q")
+) -> None:
+    """``--quiet`` (its flags: ``quiet``), ``--progress``, ``--verbose``."""
+    shown = parser.add_mutually_exclusive_group()
+    shown.add_argument(*quiet, dest="quiet", action="store_true", help="no progress bar and no summary line")
     shown.add_argument(
         "--progress", action="store_true",
         help=f"draw the progress bar even when stderr is not a terminal (or set {PROGRESS_ENV}=1)",
     )  # fmt: skip
-    out.add_argument(
+    parser.add_argument(
         "--verbose", "-v", action="store_true", help="tracebacks on errors and why the method was chosen"
     )
 
 
-def _one_line_errors(parser: argparse.ArgumentParser) -> None:
+def add_render_options(
+    parser: argparse._ActionsContainer, *, methods: str, timeout: str,
+    quiet: Sequence[str] = ("--quiet", "-q"),
+) -> None:  # fmt: skip
+    """The options of a command that renders with the winning renderer (``exec``, ``manim``):
+    ``methods`` names the renderers to choose from, ``timeout`` what ``--timeout`` limits and
+    its default; ``quiet`` the flags of ``--quiet``."""
+    parser.add_argument(
+        "--method", default=AUTO,
+        help=f"renderer: auto (the fastest valid one measured on this machine) or {methods} "
+        "(default: auto)",
+    )  # fmt: skip
+    parser.add_argument(
+        "--workers", type=_positive_int, help="worker processes (default: measured best, else all cores)"
+    )
+    parser.add_argument(
+        "--executor", choices=executor_names(), default=DEFAULT_EXECUTOR,
+        help=f"where the workers run (default: {DEFAULT_EXECUTOR})",
+    )  # fmt: skip
+    parser.add_argument("--dask-address", help="Dask scheduler address (default: a private cluster)")
+    parser.add_argument("--timeout", type=_positive_float, help=f"seconds allowed per {timeout}")
+    _add_output_options(parser, quiet)
+
+
+def one_line_errors(parser: argparse.ArgumentParser) -> None:
     # argparse prints the usage block and then the error; one line (exit 2) is easier to read
     # in a log, and --help still shows the usage.
     def error(message: str) -> NoReturn:
@@ -193,7 +226,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
         description=DESCRIPTION,
     )
     add_arguments(parser)
-    _one_line_errors(parser)
+    one_line_errors(parser)
     parser.set_defaults(func=main)
     return parser
 
@@ -298,8 +331,8 @@ def main(args: argparse.Namespace) -> int:
     cwd = os.getcwd()
     if cwd not in sys.path:
         sys.path.insert(0, cwd)
-    progress: bool | Literal["always"] = False if args.quiet else ("always" if args.progress else True)
-    try:
+
+    def request() -> Request:
         source, output = _source_and_output(args)
         fps: str | None = args.fps
         if isinstance(source, ManimSource) and fps is not None:
@@ -308,31 +341,43 @@ def main(args: argparse.Namespace) -> int:
                 quality=source.quality, fps=exact_fps(fps),
             )  # fmt: skip
             fps = None
+        return source, output, {
+            "method": args.method, "workers": args.workers, "encoder": _encoder(args),
+            "audio": not args.no_audio, "fallback": args.fallback, "fps": fps,
+            "executor": args.executor, "dask_address": args.dask_address,
+            "timeout": args.timeout, "options": _options(args.option),
+        }  # fmt: skip
+
+    return render_command(PROG, args, request)
+
+
+def render_command(prog: str, args: argparse.Namespace, request: Callable[[], Request]) -> int:
+    """Render what ``request()`` asks for (it raises :class:`UsageError` for arguments that
+    make no request) with ``args``' ``--quiet``, ``--progress`` and ``--verbose``: the exit
+    status, one line per error, the summary line."""
+    progress: bool | Literal["always"] = False if args.quiet else ("always" if args.progress else True)
+    try:
+        source, output, more = request()
         started = time.perf_counter()
         with exit_on_sigterm():
-            result = render(
-                source, output, method=args.method, workers=args.workers, encoder=_encoder(args),
-                audio=not args.no_audio, fallback=args.fallback, progress=progress, fps=fps,
-                executor=args.executor, dask_address=args.dask_address, timeout=args.timeout,
-                options=_options(args.option),
-            )  # fmt: skip
+            result = render(source, output, progress=progress, **more)
         wall = time.perf_counter() - started
     except KeyboardInterrupt:
-        print(f"{PROG}: interrupted", file=sys.stderr)
+        print(f"{prog}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     except Terminated as exc:
-        print(f"{PROG}: {exc}", file=sys.stderr)
+        print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_TERMINATED
     except Exception as exc:
         if args.verbose:
             traceback.print_exc()
-        print(f"{PROG}: error: {one_line(exc)}", file=sys.stderr)
-        return EXIT_USAGE if isinstance(exc, (UsageError, *_USAGE_ERRORS)) else EXIT_FAILED
+        print(f"{prog}: error: {one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE if isinstance(exc, (UsageError, *USAGE_ERRORS)) else EXIT_FAILED
     if args.verbose:
-        print(f"{PROG}: method {result.info.get('method')}: {result.info.get('method_reason')}", file=sys.stderr)
+        print(f"{prog}: method {result.info.get('method')}: {result.info.get('method_reason')}", file=sys.stderr)
         stages = ", ".join(f"{k} {v:.2f} s" for k, v in result.stages.items())
         if stages:
-            print(f"{PROG}: stages: {stages}", file=sys.stderr)
+            print(f"{prog}: stages: {stages}", file=sys.stderr)
     if not args.quiet:
         print(summary(result, wall), flush=True)
     return EXIT_OK
@@ -342,7 +387,7 @@ def standalone(argv: Sequence[str] | None = None) -> int:
     """``python -m harness.render_cli ...``: the same command without the ``renderbench`` CLI."""
     parser = argparse.ArgumentParser(prog=PROG, description=DESCRIPTION)
     add_arguments(parser)
-    _one_line_errors(parser)
+    one_line_errors(parser)
     return main(parser.parse_args(argv))
 
 

@@ -14,16 +14,19 @@ from impls.errors import (
     RenderFailed,
     TaskTimeout,
     ToolNotFound,
+    UnsendableClip,
     ValidationFailed,
     WorkerLost,
 )
-from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, Renderer, RenderJob
-from impls.model.protocol import RenderResult, Source
+from impls.model.protocol import ClipObject, ClipSource, EncoderSpec, ManimSource, Renderer
+from impls.model.protocol import RenderJob, RenderResult, Source
 from impls.registry import RENDERERS, get_renderer
 from impls.runtime.signals import Terminated, exit_on_sigterm
+from impls.videofile import write_videofile
 
 __all__ = [
     "RENDERERS",
+    "ClipObject",
     "ClipSource",
     "DiskFull",
     "EncoderSpec",
@@ -42,9 +45,11 @@ __all__ = [
     "TaskTimeout",
     "Terminated",
     "ToolNotFound",
+    "UnsendableClip",
     "ValidationFailed",
     "WorkerLost",
     "exit_on_sigterm",
     "get_renderer",
     "render",
+    "write_videofile",
 ]

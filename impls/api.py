@@ -1,7 +1,8 @@
 """``render()``: one call that renders a MoviePy clip or Manim scenes with any renderer.
 
     from impls import render
-    result = render("myproject.video:make_clip", "out.mp4")          # method="auto"
+    result = render(clip, "out.mp4")                                 # method="auto"
+    result = render("myproject.video:make_clip", "out.mp4")          # a factory
     print(result.info["method"], "-", result.info["method_reason"])
 
 ``method="auto"`` picks the fastest valid renderer this machine has measured (see
@@ -11,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Callable, Mapping
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +21,8 @@ from typing import Any, Literal
 from impls import auto
 from impls.errors import InvalidJob, InvalidSource
 from impls.ffmpeg.files import check_output_path
-from impls.model.protocol import ClipSource, EncoderSpec, ManimSource, Renderer, RenderJob
+from impls.model.protocol import ClipObject, ClipSource, EncoderSpec, ManimSource, Renderer
+from impls.model.protocol import RenderJob
 from impls.model.protocol import RenderResult, Source, exact_fps
 from impls.registry import RENDERERS, get_renderer, refuses
 from impls.runtime.executor import DEFAULT_EXECUTOR
@@ -28,8 +31,19 @@ from impls.runtime.progress import ProgressTracker, bar_wanted
 AUTO = "auto"
 
 
-def as_source(source: Source | str, kwargs: Mapping[str, Any] | None = None) -> Source:
-    """A :class:`ClipSource` from ``"pkg.module:function"`` (+ kwargs), or the source given."""
+def _is_moviepy_clip(obj: object) -> bool:
+    """Whether ``obj`` is a MoviePy clip (asked without importing MoviePy when it is not)."""
+    clips = sys.modules.get("moviepy.Clip")
+    return clips is not None and isinstance(obj, clips.Clip)
+
+
+def as_source(source: Source | str | Any, kwargs: Mapping[str, Any] | None = None) -> Source:
+    """A :class:`ClipSource` from ``"pkg.module:function"`` (+ kwargs), a :class:`ClipObject`
+    from a MoviePy clip, or the source given."""
+    if _is_moviepy_clip(source):
+        if kwargs:
+            raise InvalidSource("kwargs= applies to a factory given as a string, not to a clip")
+        return ClipObject(source)
     if isinstance(source, str):
         if source.endswith(".py"):
             raise InvalidSource(
@@ -37,13 +51,13 @@ def as_source(source: Source | str, kwargs: Mapping[str, Any] | None = None) -> 
                 "ManimSource(script, scenes=(...)), or name a clip factory as 'pkg.module:function'"
             )
         return ClipSource(source, dict(kwargs or {}))
-    if isinstance(source, ClipSource | ManimSource):
+    if isinstance(source, ClipSource | ClipObject | ManimSource):
         if kwargs:
             raise InvalidSource("kwargs= applies to a factory given as a string; put them in the source")
         return source
     raise InvalidSource(
-        f"cannot render a {type(source).__name__}: give 'pkg.module:function', a ClipSource or a "
-        "ManimSource (clips themselves are not accepted: workers rebuild them from the factory)"
+        f"cannot render a {type(source).__name__}: give a MoviePy clip, 'pkg.module:function', "
+        "a ClipSource or a ManimSource"
     )
 
 
@@ -67,7 +81,7 @@ def _usable(name: str, source: Source, executor: str = DEFAULT_EXECUTOR) -> bool
 
 
 def render(
-    source: Source | str,
+    source: Source | str | Any,
     output: str | Path,
     *,
     method: str = AUTO,
@@ -87,9 +101,11 @@ def render(
 ) -> RenderResult:
     """Render ``source`` to ``output`` with ``method`` and return what was written.
 
-    ``source``: ``"pkg.module:function"`` (called with ``kwargs``), a :class:`ClipSource` or a
-    :class:`ManimSource`. ``method``: ``"auto"`` or a renderer name (``baseline``, ``chunk``,
-    ``pipe``, ``disk``, ``manim-scenes``, ...). ``workers=None``: the best worker count measured
+    ``source``: a MoviePy clip (pickled once and loaded once by each worker, see
+    :mod:`impls.moviepy.clip_transfer`; it is left open), ``"pkg.module:function"`` (called with
+    ``kwargs``), a :class:`ClipSource`, :class:`ClipObject` or :class:`ManimSource`.
+    ``method``: ``"auto"`` or a renderer name (``baseline``, ``chunk``, ``pipe``, ``disk``,
+    ``manim-scenes``, ...). ``workers=None``: the best worker count measured
     for the chosen renderer with ``auto``, else every usable core. ``encoder``: default
     ``EncoderSpec()`` (libx264 medium crf 23). ``progress``: ``True`` draws one bar on stderr
     when it is a terminal, ``"always"`` draws it anyway, ``False`` none; a callable receives

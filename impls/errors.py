@@ -32,6 +32,22 @@ class InvalidSource(RenderbenchError, ValueError):
     """The source cannot be built: factory not importable, not a clip, zero duration..."""
 
 
+class UnsendableClip(InvalidSource):
+    """A clip object holds something that cannot travel to another process (a socket, a lock,
+    a generator...); ``path`` names where it sits in the clip, e.g.
+    ``clip.clips[1].frame_function.<closure>.sock``."""
+
+    def __init__(self, path: str, reason: str) -> None:
+        self.path = path
+        self.reason = reason
+        where = f"{path} is {reason}" if path else reason
+        super().__init__(
+            f"the clip cannot be sent to the worker processes: {where}; build the clip in an "
+            "importable factory function and render 'pkg.module:function' instead (every "
+            "worker then builds the clip itself)"
+        )
+
+
 class ToolNotFound(RenderbenchError, FileNotFoundError):
     """An external program (ffmpeg, ffprobe, manim, latex) is missing."""
 

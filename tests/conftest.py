@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing.util
 import signal
+import tempfile
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +39,15 @@ def baseline_renders(tmp_path_factory: pytest.TempPathFactory) -> BaselineRender
             EncoderSpec(preset="ultrafast", crf=23),
         ),
     )
+
+
+@pytest.fixture
+def scratch_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private temp root for the render's scratch directories, to check they are removed."""
+    # multiprocessing makes one pymp-* folder per process, on first need, and removes it at
+    # exit; made here first it stays out of the render's scratch checks when a test runs alone.
+    multiprocessing.util.get_temp_dir()
+    root = tmp_path / "scratch"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    return root

@@ -18,7 +18,6 @@ import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -35,7 +34,7 @@ from distributed import Client, LocalCluster  # noqa: E402
 from harness import matrix  # noqa: E402
 from harness.decode import framemd5, probe  # noqa: E402
 from harness.validate import Expectation, validate  # noqa: E402
-from harness.workloads import FRAME_INDEX, SLIDESHOW, explainer  # noqa: E402
+from harness.workloads import FRAME_INDEX, SLIDESHOW, explainer, slideshow  # noqa: E402
 from harness.workloads.presets import Workload  # noqa: E402
 from impls import (  # noqa: E402
     ClipSource,
@@ -49,11 +48,13 @@ from impls import (  # noqa: E402
     TaskTimeout,
     WorkerLost,
     get_renderer,
+    render,
 )
 from impls.errors import ScenesFailed, SceneWorkerLost  # noqa: E402
 from impls.ffmpeg.probe import count_packets  # noqa: E402
 from impls.runtime import dask as dask_runtime  # noqa: E402
 from tests import alloc_probe  # noqa: E402
+from tests.dropin_clips import LOSSLESS_MP3, assert_same, moviepy_reference  # noqa: E402
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders  # noqa: E402
 
 FAULTY = "tests.faulty_clips:make"
@@ -121,15 +122,6 @@ def _check_exact(job: RenderJob, reference: BaselineRender) -> None:
     report = validate(job.output, expect, reference=reference.path, mode="exact")
     assert report.ok, report.problems
     assert framemd5(job.output) == framemd5(reference.path)
-
-
-@pytest.fixture
-def scratch_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """This process's temp root: the render's scratch (and a private cluster's directory)."""
-    root = tmp_path / "scratch"
-    root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(root))
-    return root
 
 
 @pytest.fixture
@@ -380,6 +372,31 @@ def test_renderers_on_a_scheduler_address(
     with Client(cluster.scheduler_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
         assert len(client.scheduler_info()["workers"]) == 2  # the cluster is left running
         # ...without the clips this render built in its workers' memory.
+        assert set(client.run(_cached_clips).values()) == {0}
+
+
+@pytest.mark.slow
+def test_a_clip_object_on_a_scheduler_address(
+    cluster: LocalCluster, tmp_path: Path, scratch_root: Path
+) -> None:
+    """The caller's clip sent to a running cluster (it outlives the render): the output is
+    MoviePy's, and afterwards the cluster holds neither the payload nor a copy of the clip."""
+    clip = slideshow.make(**TINY_SLIDESHOW)
+    reference = moviepy_reference(clip, tmp_path / "moviepy.mp4")
+    output = tmp_path / "chunk.mp4"
+    result = render(
+        clip, output, method="chunk", workers=2, encoder=LOSSLESS_MP3, executor="dask",
+        dask_address=cluster.scheduler_address, progress=False,
+    )  # fmt: skip
+    assert_same(output, reference)
+    transfer = result.info["clip_transfer"]
+    assert transfer["delivery"] == "published" and transfer["send_s"] > 0
+    assert 1 <= len(transfer["load_s_per_worker"]) <= 2  # each worker loaded it once
+    assert list(scratch_root.iterdir()) == []
+    with Client(cluster.scheduler_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]
+        assert not client.list_datasets()
+        keys = [str(key) for keys in client.has_what().values() for key in keys]
+        assert not [key for key in keys if "renderbench-clip" in key]
         assert set(client.run(_cached_clips).values()) == {0}
 
 

@@ -32,7 +32,6 @@ from tests.test_reliability import (  # noqa: F401
     nothing_starts,
     out_dir,
     scenes,
-    scratch,
 )
 
 SMALL: dict[str, Any] = {"width": 160, "height": 90, "fps": 30, "duration": 1}
@@ -211,7 +210,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ids=["audio-not-audio", "video-0-bytes", "video-truncated"],
 )
 def test_media_files_that_are_not_media_are_one_line_errors(
-    name: str, kwargs: dict[str, str], message: str, files: dict[str, Path], out_dir: Path, scratch: Path
+    name: str, kwargs: dict[str, str], message: str, files: dict[str, Path], out_dir: Path, scratch_root: Path
 ) -> None:
     """MoviePy's own probe of the file (in the factory) fails: no worker nor encoder starts."""
     before = set(descendants())
@@ -219,7 +218,7 @@ def test_media_files_that_are_not_media_are_one_line_errors(
     with pytest.raises(InvalidSource, match=message) as caught:
         get_renderer(name).render(RenderJob(source, out_dir / "out.mp4"))
     assert "\n" not in str(caught.value)
-    assert list(out_dir.iterdir()) == [] and list(scratch.iterdir()) == []
+    assert list(out_dir.iterdir()) == [] and list(scratch_root.iterdir()) == []
     assert set(descendants()) <= before
 
 

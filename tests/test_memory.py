@@ -20,7 +20,7 @@ import pytest
 
 from impls import WorkerLost, get_renderer
 from impls.runtime.memory import cgroup_memory_limit, oom_kills
-from tests.test_reliability import clip_job, leaves_nothing, out_dir, scratch  # noqa: F401
+from tests.test_reliability import clip_job, leaves_nothing, out_dir  # noqa: F401
 
 LIMIT = 256 << 20
 

@@ -8,8 +8,6 @@ of the baseline's. Failures leave nothing: no output file, no process, no scratc
 from __future__ import annotations
 
 import dataclasses
-import multiprocessing.util
-import tempfile
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -57,18 +55,6 @@ def _descendants() -> set[int]:
         if not any(service in cmdline for service in _MP_SERVICES):
             found.add(proc.pid)
     return found
-
-
-@pytest.fixture
-def scratch_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A private temp root for the render's scratch directories, to check they are removed."""
-    # multiprocessing makes one pymp-* folder per process, on first need, and removes it at
-    # exit; made here first it stays out of the render's scratch checks when a test runs alone.
-    multiprocessing.util.get_temp_dir()
-    root = tmp_path / "scratch"
-    root.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(root))
-    return root
 
 
 def _render(name: str, job: RenderJob) -> RenderResult:

@@ -27,7 +27,7 @@ from harness.validate import decode_indices
 from harness.workloads import FRAME_INDEX
 from impls import ClipSource, EncoderSpec, RenderJob, get_renderer
 from impls.ffmpeg import files
-from tests.test_reliability import ROOT, Scenes, leaves_nothing, out_dir, scenes, scratch  # noqa: F401
+from tests.test_reliability import ROOT, Scenes, leaves_nothing, out_dir, scenes  # noqa: F401
 
 SLOW = "tests.faulty_clips:slow"
 SMALL: dict[str, Any] = {"width": 160, "height": 90, "fps": 30}
@@ -92,14 +92,14 @@ def _slow_job(out: Path, name: str = "video.mp4", **changes: Any) -> RenderJob:
 
 @pytest.mark.usefixtures("leaves_nothing")
 @pytest.mark.parametrize("name", ["baseline", "disk", "pipe", "chunk"])
-def test_scratch_directories_are_owner_only(name: str, scratch: Path, out_dir: Path) -> None:
+def test_scratch_directories_are_owner_only(name: str, scratch_root: Path, out_dir: Path) -> None:
     audio = name == "baseline"  # the baseline's only scratch file is its audio track
     clip = {"audio": True} if audio else {}
     job = _slow_job(out_dir, audio=audio)
     job = dataclasses.replace(job, source=ClipSource(SLOW, {**job.source.kwargs, **clip}))  # type: ignore[union-attr]
-    with watching(scratch) as seen:
+    with watching(scratch_root) as seen:
         get_renderer(name).render(job)
-    _check_private(seen, scratch)
+    _check_private(seen, scratch_root)
     if name in ("disk", "chunk"):
         made = {"disk": "frames", "chunk": "segments"}[name]
         assert any(path.name == made for path in seen.directories()), sorted(seen.paths)
@@ -107,23 +107,23 @@ def test_scratch_directories_are_owner_only(name: str, scratch: Path, out_dir: P
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("leaves_nothing")
-def test_manim_media_directories_are_owner_only(scenes: Scenes, scratch: Path, out_dir: Path) -> None:
+def test_manim_media_directories_are_owner_only(scenes: Scenes, scratch_root: Path, out_dir: Path) -> None:
     job = RenderJob(scenes.source("Short", "One"), out_dir / "video.mp4", workers=2)
-    with watching(scratch) as seen:
+    with watching(scratch_root) as seen:
         get_renderer("manim-scenes").render(job)
-    _check_private(seen, scratch)
+    _check_private(seen, scratch_root)
 
 
 @pytest.mark.slow
-def test_dask_scratch_is_owner_only(scratch: Path, out_dir: Path) -> None:
+def test_dask_scratch_is_owner_only(scratch_root: Path, out_dir: Path) -> None:
     pytest.importorskip("distributed")
     job = _slow_job(out_dir, executor="dask", workers=1)
-    with watching(scratch) as seen:
+    with watching(scratch_root) as seen:
         get_renderer("chunk").render(job)
-    _check_private(seen, scratch)
+    _check_private(seen, scratch_root)
     made = [path for path in seen.directories() if path.name.startswith("renderbench-seg-")]
     assert made, "no segment directory was seen on the workers"
-    assert list(scratch.iterdir()) == []
+    assert list(scratch_root.iterdir()) == []
 
 
 def test_the_partial_output_file_is_owner_only_until_it_is_complete(out_dir: Path) -> None:
@@ -211,7 +211,7 @@ def planted(tmp_path: Path) -> Iterator[Planted]:
 
 @pytest.mark.parametrize("name", ["baseline", "pipe"])
 def test_links_planted_at_guessed_names_are_never_written_through(
-    name: str, scratch: Path, out_dir: Path, planted: Planted, monkeypatch: pytest.MonkeyPatch
+    name: str, scratch_root: Path, out_dir: Path, planted: Planted, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = _slow_job(out_dir, source=ClipSource(FRAME_INDEX, {**SMALL, "duration": 1}))
     get_renderer(name).render(job)  # tool checks are cached: the render's own draws come first
@@ -223,7 +223,7 @@ def test_links_planted_at_guessed_names_are_never_written_through(
     # The scratch directory (mkdtemp's draw, in the scratch root).
     scratch_names = Draws(["guessed"], tempfile._get_candidate_names().__next__)  # type: ignore[attr-defined]
     monkeypatch.setattr(tempfile, "_get_candidate_names", lambda: scratch_names)
-    planted.plant(scratch / f"renderbench-{name}-guessed", planted.victim_dir)
+    planted.plant(scratch_root / f"renderbench-{name}-guessed", planted.victim_dir)
     # The shared-memory block of pipe's frames (in /dev/shm, shared by every user).
     block = f"psm_guessed{os.getpid()}"
     blocks = Draws([f"/{block}"], shared_memory._make_filename)  # type: ignore[attr-defined]
@@ -236,7 +236,7 @@ def test_links_planted_at_guessed_names_are_never_written_through(
     assert (partial.drawn, scratch_names.drawn) >= (2, 2), "the guessed names were not drawn first"
     assert blocks.drawn >= (2 if name == "pipe" else 0)
     assert sorted(p.name for p in out_dir.iterdir()) == [".video.partial-guessed.mp4", "video.mp4"]
-    assert sorted(p.name for p in scratch.iterdir()) == [f"renderbench-{name}-guessed"]
+    assert sorted(p.name for p in scratch_root.iterdir()) == [f"renderbench-{name}-guessed"]
 
 
 def test_the_partial_output_file_is_reserved_exclusively(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,6 +3,9 @@
 ``smoke`` is tiny (seconds, for CI and tests); ``full`` is what the published numbers use:
 the 1920x1080 30 fps 10 s slideshow of the seed, and the Manim explainer at ``-qh``.
 ``gradient`` is the cheap-frame workload: its cases are compared with the encode-bound limit.
+``slideshow_object`` is the slideshow built in the benchmark's own process and handed to the
+renderers as the clip itself (a :class:`~impls.model.protocol.ClipObject`, pickled once per
+render) instead of as its factory: the two compare a clip object's render with a factory's.
 """
 
 from __future__ import annotations
@@ -12,10 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.workloads import FRAME_INDEX, GRADIENT, SLIDESHOW
-from impls.model.protocol import ClipSource, Source
+from impls.model.protocol import ClipObject, ClipSource, Source
 
 #: How each workload's outputs are checked against the reference (harness.validate modes).
-VALIDATION_MODE = {"slideshow": "auto", "frame_index": "index", "explainer": "auto", "gradient": "auto"}
+VALIDATION_MODE = {
+    "slideshow": "auto", "slideshow_object": "auto", "frame_index": "index", "explainer": "auto",
+    "gradient": "auto",
+}  # fmt: skip
 
 #: Workloads whose frames cost almost nothing to draw: the harness also times ffmpeg encoding
 #: their frames from memory (the encode-bound limit) and reports each case against it.
@@ -56,7 +62,10 @@ def _explainer(preset: str, inputs: Path) -> Source:
     return explainer.source(inputs / "explainer-full", quality=_MANIM_QUALITY[preset])
 
 
-NAMES = ("slideshow", "frame_index", "explainer", "gradient")
+NAMES = ("slideshow", "frame_index", "explainer", "gradient", "slideshow_object")
+
+#: Workloads that are another workload's clip, built here and rendered as a clip object.
+_AS_OBJECT = {"slideshow_object": "slideshow"}
 
 
 def workload(name: str, preset: str, inputs: Callable[[], Path]) -> Workload:
@@ -68,6 +77,9 @@ def workload(name: str, preset: str, inputs: Callable[[], Path]) -> Workload:
     if name not in NAMES:
         raise KeyError(f"unknown workload {name!r}; known: {', '.join(NAMES)}")
     mode = VALIDATION_MODE.get(name, "auto")
+    if name in _AS_OBJECT and (_AS_OBJECT[name], preset) in _CLIPS:
+        clip = _CLIPS[_AS_OBJECT[name], preset].load()  # as a user's script builds it
+        return Workload(name, preset, ClipObject(clip), mode)
     if (name, preset) in _CLIPS:
         return Workload(name, preset, _CLIPS[name, preset], mode, encode_limit=name in ENCODE_LIMIT)
     try:

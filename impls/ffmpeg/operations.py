@@ -90,10 +90,7 @@ def still_tail(
     again (which would cost a full encode and a generation of quality loss).
     """
     clone = f"tpad=stop={count - 1}:stop_mode=clone,setpts=N/FRAME_RATE/TB"
-    out = [
-        "-fps_mode", "passthrough", "-r", rate_arg(rate), "-frames:v", str(count), "-an",
-        *encoder_args(encoder), str(output),
-    ]  # fmt: skip
+    out = _held_output(count, rate, encoder, output)
     what = f"ffmpeg holding the last frame of {Path(video).name} for {count} frames"
     # Fast: seek to the last few frames and take the last one decoded (reverse buffers only
     # those), instead of decoding the whole scene.
@@ -113,6 +110,25 @@ def still_tail(
     )  # fmt: skip
     if count_packets(output) != count:
         raise FFmpegError(what, 0, f"frame {last_index} not found in {Path(video).name}")
+
+
+def still_image(image: Path, count: int, rate: Fraction, encoder: EncoderSpec, output: Path) -> None:
+    """Encode ``count`` frames of the picture ``image`` into ``output``, as :func:`still_tail`
+    encodes held frames (so that the two join a scene's video without re-encoding)."""
+    run(
+        ["-loglevel", "error", "-y", "-loop", "1", "-framerate", rate_arg(rate), "-i", str(image),
+         *_held_output(count, rate, encoder, output)],
+        f"ffmpeg holding {Path(image).name} for {count} frames",
+        tied=True,
+    )  # fmt: skip
+
+
+def _held_output(count: int, rate: Fraction, encoder: EncoderSpec, output: Path) -> list[str]:
+    """ffmpeg's output arguments for ``count`` frames at ``rate``, video only, as ``encoder``."""
+    return [
+        "-fps_mode", "passthrough", "-r", rate_arg(rate), "-frames:v", str(count), "-an",
+        *encoder_args(encoder), str(output),
+    ]  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,12 @@ def count_packets(path: Path) -> int:
     return int(stream["nb_read_packets"])
 
 
+def video_pix_fmt(path: Path) -> str:
+    """The pixel format of ``path``'s first video stream."""
+    stream, _ = _first_stream(path, "v", "stream=pix_fmt")
+    return str(stream["pix_fmt"])
+
+
 def video_signature(path: Path) -> tuple[str, ...]:
     """What must be equal for segments to be joined by :func:`concat` without re-encoding.
 

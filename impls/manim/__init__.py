@@ -6,5 +6,6 @@ strategy. Shared pieces: :mod:`~impls.manim.cli` (the command, a render's proces
 :func:`~impls.manim.cli.render_scene`), :mod:`~impls.manim.preflight` (checks before any
 process starts), :mod:`~impls.manim.count` (frames per animation), :mod:`~impls.manim.pool`
 and :mod:`~impls.manim.remote` (scene tasks on threads here or on a remote executor) and
-:mod:`~impls.manim.assemble` (held frames, join, one audio track).
+:mod:`~impls.manim.assemble` (stills, held frames, join, one audio track);
+:mod:`~impls.manim.discover` lists a script's scenes for ``renderbench manim``.
 """

@@ -2,6 +2,9 @@
 
 The rules, the same for every Manim renderer:
 
+- A scene that plays no animation, of which manim saves only a picture of its last frame, is
+  that picture shown for its narration's length, or ``still_duration`` seconds without one
+  (:func:`hold`), encoded as held frames are.
 - A scene whose narration is longer than its video holds its last frame until the narration
   ends (rounded up to a whole frame); ``padding`` adds that many more seconds of held frame
   (and silence) after every scene. Only the held frames are encoded (:func:`still_tail`);
@@ -19,6 +22,7 @@ from __future__ import annotations
 import math
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -32,6 +36,7 @@ from impls.ffmpeg.operations import (
     concat,
     concat_reencoded,
     mux_audio,
+    still_image,
     still_tail,
 )
 from impls.ffmpeg.probe import count_packets, frames_and_rate, video_signature
@@ -39,9 +44,14 @@ from impls.manim.preflight import TRACK_RATE, ManimPlan
 from impls.model.protocol import EncoderSpec
 
 
+#: What manim saves of a scene that plays no animation: a picture of its last frame.
+STILL_SUFFIX = ".png"
+
+
 @dataclass
 class SceneClip:
-    """A rendered scene: its video files in order (one, or one per animation range).
+    """A rendered scene: its video files in order (one, or one per animation range), or the
+    ``still`` picture of a scene that plays no animation (its video is made by :func:`hold`).
 
     ``held`` frames of its last picture follow it, encoded into ``tail`` by :func:`hold`.
     """
@@ -51,6 +61,7 @@ class SceneClip:
     rate: Fraction
     held: int | None = None  # None: not decided yet
     tail: Path | None = None
+    still: Path | None = None
 
     @property
     def frames(self) -> int:
@@ -73,8 +84,11 @@ class Assembled:
         return float(self.frames / self.rate)
 
 
-def clip_from_files(scene: str, files: list[Path]) -> SceneClip:
-    """Probe ``files`` (frames, rate) into a :class:`SceneClip`; all must share one rate."""
+def clip_from_files(scene: str, files: Sequence[Path], plan: ManimPlan) -> SceneClip:
+    """Probe ``files`` (frames, rate) into a :class:`SceneClip`; all must share one rate. A
+    picture (manim's of a scene that plays no animation) is a still at the plan's rate."""
+    if len(files) == 1 and files[0].suffix == STILL_SUFFIX:
+        return SceneClip(scene, [], plan.rate, still=files[0])
     segments: list[tuple[Path, int]] = []
     rates: set[Fraction] = set()
     for path in files:
@@ -95,10 +109,18 @@ def held_frames(clip: SceneClip, audio_seconds: Fraction | None, padding: Fracti
 
 
 def hold(clip: SceneClip, plan: ManimPlan, encoder: EncoderSpec, workdir: Path, tag: str) -> SceneClip:
-    """Decide ``clip``'s held frames and encode them (once; renderers call it as scenes finish,
-    so that the encoding overlaps the scenes still rendering)."""
+    """Decide ``clip``'s held frames and encode them, a still's whole video first (once;
+    renderers call it as scenes finish, so that the encoding overlaps the scenes still
+    rendering)."""
     if clip.held is not None:
         return clip
+    if clip.still is not None:
+        seconds = plan.still_seconds(clip.scene)
+        assert seconds is not None, "a still when the plan shows none"
+        frames = max(1, math.ceil(seconds * clip.rate))
+        video = workdir / f"still-{tag}.mp4"
+        still_image(clip.still, frames, clip.rate, encoder, video)
+        clip.segments = [(video, frames)]
     clip.held = held_frames(clip, plan.audio_seconds.get(clip.scene), plan.padding)
     if clip.held > 0:
         last_path, last_frames = clip.segments[-1]

@@ -59,7 +59,8 @@ class SceneTask:
     """One manim invocation for one scene (optionally a range of its animations).
 
     ``animations`` is manim's ``-n start,end``: 0-based and both ends included. ``dest`` is
-    where the video is moved; ``None`` returns its bytes instead (no shared filesystem needed).
+    where the video is moved (with the suffix of what manim wrote, see :func:`find_output`);
+    ``None`` returns its bytes instead (no shared filesystem needed).
     """
 
     script: str
@@ -83,13 +84,15 @@ class SceneTask:
 
 @dataclass(frozen=True)
 class SceneVideo:
-    """A rendered scene: its video at ``path`` (when the task had a ``dest``) or as ``data``."""
+    """A rendered scene: its video at ``path`` (when the task had a ``dest``) or as ``data``;
+    ``suffix`` is the file's (``.png``: manim's picture of a scene that plays no animation)."""
 
     scene: str
     animations: tuple[int, int] | None
     path: str | None
     data: bytes | None
     seconds: float
+    suffix: str
 
 
 @dataclass(frozen=True)
@@ -145,10 +148,14 @@ def manim_command(
     fps: Fraction | None = None,
     animations: tuple[int, int] | None = None,
     extra: Sequence[str] = (),
-    output_format: str = "mp4",
+    output_format: str = "auto",
     entry: Sequence[str] = ("-m", "manim", "render"),
 ) -> list[str]:
-    """The argument list of one ``manim render`` (``entry`` lets a wrapper stand in for it)."""
+    """The argument list of one ``manim render`` (``entry`` lets a wrapper stand in for it).
+
+    ``auto``: a scene's movie (MP4), or for a scene that plays no animation the picture of its
+    last frame (``mp4`` would write nothing for it).
+    """
     cmd = [
         python, *entry, script, *scenes,
         f"-q{quality}", "--media_dir", media_dir, "--format", output_format,
@@ -284,11 +291,17 @@ def check_space(run: ManimRun, media_dir: Path, what: str) -> None:
         raise full
 
 
-def find_video(media_dir: Path, scene: str) -> Path | None:
-    """The scene's final movie under ``media_dir`` (manim nests it by script and quality)."""
+def find_output(media_dir: Path, scene: str) -> Path | None:
+    """The scene's final movie under ``media_dir`` (manim nests it by script and quality), or
+    for a scene that plays no animation the picture manim saved of its last frame
+    (``images/<script>/<Scene>_ManimCE_v<version>.png``)."""
     for path in sorted((media_dir / "videos").glob(f"**/{scene}.mp4")):
         if "partial_movie_files" not in path.parts:
             return path
+    for pattern in (f"**/{scene}_ManimCE_v*.png", f"**/{scene}.png"):
+        found = sorted((media_dir / "images").glob(pattern))
+        if found:
+            return found[0]
     return None
 
 
@@ -307,17 +320,19 @@ def render_scene(task: SceneTask, processes: ManimProcesses) -> SceneVideo:
         check_space(run, media, f"manim rendering scene {task.label}")
         if run.timed_out or run.returncode != 0:
             raise failure(task.label, run, task.timeout)
-        video = find_video(media, task.scene)
+        video = find_output(media, task.scene)
         if video is None:
             raise SceneFailed(
-                task.label, "manim wrote no video (a scene without animations writes only an image)",
+                task.label, "manim wrote neither a video nor a picture",
                 returncode=run.returncode, stderr=run.stderr, stdout=run.stdout,
             )  # fmt: skip
         if task.dest is None:
-            return SceneVideo(task.scene, task.animations, None, video.read_bytes(), run.seconds)
-        with writing(task.dest, f"moving the video of scene {task.label} out of its media directory"):
-            shutil.move(str(video), task.dest)
-        return SceneVideo(task.scene, task.animations, task.dest, None, run.seconds)
+            data = video.read_bytes()
+            return SceneVideo(task.scene, task.animations, None, data, run.seconds, video.suffix)
+        dest = str(Path(task.dest).with_suffix(video.suffix))
+        with writing(dest, f"moving the video of scene {task.label} out of its media directory"):
+            shutil.move(str(video), dest)
+        return SceneVideo(task.scene, task.animations, dest, None, run.seconds, video.suffix)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

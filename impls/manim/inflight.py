@@ -19,7 +19,6 @@ from pathlib import Path
 
 from impls.errors import SceneFailed
 from impls.manim import cli
-from impls.manim.assemble import clip_from_files
 from impls.manim.preflight import ManimOptions
 from impls.manim.render import ManimRenderer, SceneRun
 from impls.model.options import integer
@@ -52,15 +51,15 @@ def _render_scenes(run: SceneRun[InflightOptions]) -> None:
     culprit: str | None = None
     moved: dict[str, Path] = {}  # a scene listed twice has one video
     for index, scene in enumerate(plan.scenes):
-        video = moved.get(scene) or cli.find_video(media, scene)
+        video = moved.get(scene) or cli.find_output(media, scene)
         if video is not None and (not failed or culprit is None):
-            dest = run.work / f"scene-{index:04d}.mp4"
+            dest = run.work / f"scene-{index:04d}{video.suffix}"
             if scene in moved:
                 shutil.copyfile(video, dest)
             else:
                 video.replace(dest)
                 moved[scene] = dest
-            run.add(index, clip_from_files(scene, [dest]))
+            run.add(index, run.clip(scene, [dest]))
         elif culprit is None:
             # manim renders the scenes in the order given and stops at the first
             # failure: the first scene without a video is the one that failed.
@@ -69,7 +68,9 @@ def _render_scenes(run: SceneRun[InflightOptions]) -> None:
                 index,
                 cli.failure(scene, result, timeout)
                 if failed
-                else SceneFailed(scene, "manim wrote no video for it", stdout=result.stdout),
+                else SceneFailed(
+                    scene, "manim wrote neither a video nor a picture", stdout=result.stdout
+                ),
             )
         else:
             run.fail(index, SceneFailed(scene, f"not rendered: manim stopped when scene {culprit} failed"))

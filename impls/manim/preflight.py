@@ -31,6 +31,9 @@ from impls.runtime.executor import worker_count
 #: Sample rate of the audio track built over the scenes (AAC frames are 1024 samples: 21.3 ms).
 TRACK_RATE = 48000
 
+#: manim's frame rate for each quality, when the job sets none.
+_QUALITY_FPS = {"l": 15, "m": 30, "h": 60, "p": 60, "k": 60}
+
 #: Classes whose construction always runs LaTeX.
 _LATEX_ALWAYS = frozenset(
     {"Tex", "MathTex", "SingleStringMathTex", "Title", "BulletedList", "MathTable", "Variable"}
@@ -72,6 +75,19 @@ class ManimPlan:
     timeout: float = cli.DEFAULT_TIMEOUT
     workers: int = 1
     encoder_options: tuple[str, ...] = ()
+    still_duration: Fraction | None = Fraction(1)
+
+    @property
+    def rate(self) -> Fraction:
+        """The frame rate manim renders at (``fps``, else the quality's)."""
+        return self.fps if self.fps is not None else Fraction(_QUALITY_FPS[self.quality])
+
+    def still_seconds(self, scene: str) -> Fraction | None:
+        """How long ``scene`` is shown should it play no animation: its narration's length, else
+        ``still_duration`` (``None``: such a scene fails)."""
+        if self.still_duration is None:
+            return None
+        return self.audio_seconds.get(scene, self.still_duration)
 
     def command(self, media_dir: Path, **more: Any) -> list[str]:
         """One ``manim render`` of every scene of this plan (``more``: see ``manim_command``)."""
@@ -241,9 +257,11 @@ def prepare_manim_job(job: RenderJob, options: ManimOptions) -> ManimPlan:
     if not math.isfinite(source.padding):
         raise InvalidSource(f"padding must be finite, got {source.padding}")
     padding = Fraction(source.padding).limit_denominator(1_000_000)
+    still = source.still_duration
     return ManimPlan(
         script=script, scenes=source.scenes, quality=source.quality, fps=fps, padding=padding,
         audio=audio, audio_seconds=seconds, python=python, workers=worker_count(job.workers),
         timeout=job.timeout if job.timeout is not None else cli.DEFAULT_TIMEOUT,
         encoder_options=encoder_options,
+        still_duration=None if still is None else Fraction(still).limit_denominator(1_000_000),
     )  # fmt: skip

@@ -28,7 +28,7 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
-from impls.manim.assemble import SceneClip, clip_from_files
+from impls.manim.assemble import SceneClip
 from impls.manim.count import SceneCount, count_scenes
 from impls.manim.preflight import ManimOptions
 from impls.manim.render import ManimRenderer, SceneRun
@@ -145,7 +145,7 @@ def _render_scenes(run: SceneRun[RangesOptions]) -> None:
             # The scene's last range is in: verify it and hold its last frame while other
             # scenes still render.
             pieces = [path for _, path in sorted(files[unit.index])]
-            clip = clip_from_files(unit.scene, pieces)
+            clip = run.clip(unit.scene, pieces)
             if _verified(clip, counts[unit.index], units, unit.index):
                 run.add(unit.index, clip)
             else:

@@ -92,9 +92,10 @@ def run_tasks(
             outcome = future.result()
             if outcome.video is not None and outcome.video.data is not None:
                 assert task.dest is not None
-                with writing(task.dest, f"writing the video of scene {task.label}"):
-                    Path(task.dest).write_bytes(outcome.video.data)
-                outcome.video = dataclasses.replace(outcome.video, path=task.dest, data=None)
+                dest = Path(task.dest).with_suffix(outcome.video.suffix)
+                with writing(dest, f"writing the video of scene {task.label}"):
+                    dest.write_bytes(outcome.video.data)
+                outcome.video = dataclasses.replace(outcome.video, path=str(dest), data=None)
             yield outcome
         finished = True
     finally:

@@ -8,7 +8,8 @@ one to the :class:`SceneRun` as it is ready. Everything else is the same for all
   options included;
 - the render's own :class:`~impls.manim.cli.ManimProcesses` (killed together on failure);
 - a scene is held past its end while others still render (:func:`~impls.manim.assemble.hold`)
-  and counted for progress;
+  and counted for progress; a scene that plays no animation is its picture, shown for its
+  narration's length or ``still_duration`` seconds (or a failure, when that is ``None``);
 - the partial-success policy: by default any failure raises :class:`ScenesFailed` naming
   every failed scene, and no output is written; with ``options["partial"]`` the scenes that
   rendered are written and the failures listed in ``result.failures`` (all scenes failing
@@ -71,8 +72,16 @@ class SceneRun(Generic[O]):
             self.retries += outcome.retries
             yield outcome
 
+    def clip(self, scene: str, files: Sequence[Path]) -> SceneClip:
+        """``scene`` from the files manim wrote for it (its videos, or its picture)."""
+        return clip_from_files(scene, files, self.plan)
+
     def add(self, index: int, clip: SceneClip) -> None:
         """Scene ``index`` is rendered: hold its last frame now (while others still render)."""
+        if clip.still is not None and self.plan.still_seconds(clip.scene) is None:
+            reason = "manim wrote no video, only an image: the scene plays no animation"
+            self.fail(index, SceneFailed(clip.scene, f"{reason} (still_duration is None)"))
+            return
         self.clips[index] = hold(clip, self.plan, self.job.encoder, self.work, str(index))
         if self.job.progress is not None:
             self.job.progress(clip.frames + (clip.held or 0))
@@ -89,7 +98,7 @@ class SceneRun(Generic[O]):
             if outcome.error is not None:
                 self.fail(index, outcome.error)
             elif outcome.video is not None and outcome.video.path is not None:
-                self.add(index, clip_from_files(outcome.task.scene, [Path(outcome.video.path)]))
+                self.add(index, self.clip(outcome.task.scene, [Path(outcome.video.path)]))
 
 
 Strategy = Callable[[SceneRun[O]], None]

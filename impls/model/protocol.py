@@ -1,7 +1,9 @@
 """The protocol every renderer speaks: what to render, how, and what came out.
 
-Sources are descriptions that any process (or machine) can rebuild, never live clips:
-clips hold file handles and closures and do not pickle.
+Sources say what to render: a clip factory that any process (or machine) calls to build the
+clip itself (:class:`ClipSource`), Manim scenes (:class:`ManimSource`), or the caller's own
+clip (:class:`ClipObject`), which a render sends to its workers pickled
+(:mod:`impls.moviepy.clip_transfer`).
 """
 
 from __future__ import annotations
@@ -73,8 +75,6 @@ class ClipSource:
 
     def load(self) -> VideoClip:
         """Build the clip and check that it can be rendered (a clip with a positive duration)."""
-        from moviepy import VideoClip
-
         factory = self.resolve()
         kwargs = dict(self.kwargs)
         try:
@@ -100,17 +100,56 @@ class ClipSource:
                 gc.collect()  # the traceback's frames held the half-built readers
         if failure is not None:
             raise failure
-        if not isinstance(clip, VideoClip):
-            raise InvalidSource(
-                f"factory {self.factory!r} returned {type(clip).__name__}, not a MoviePy VideoClip"
-            )
-        duration = clip.duration
-        if duration is None or not math.isfinite(duration) or duration <= 0:
-            raise InvalidSource(
-                f"clip from {self.factory!r} has duration {duration!r}; it needs a finite duration > 0"
-                " (set it with clip.with_duration(seconds))"
-            )
-        return clip
+        return _renderable(clip, f"factory {self.factory!r} returned", f"clip from {self.factory!r}")
+
+    def release(self, clip: VideoClip) -> None:
+        """Close a clip :meth:`load` built (its readers' ffmpeg processes)."""
+        clip.close()
+
+
+class ClipObject:
+    """The caller's own MoviePy clip, rendered without a factory: ``render(clip, "out.mp4")``.
+
+    A render pickles it once, in the caller, and each worker loads it once
+    (:mod:`impls.moviepy.clip_transfer`). In the caller it stays the caller's: :meth:`load`
+    returns it, and renderers read it but never close it (:meth:`release`). It travels to the
+    workers only that way, never pickled as a source.
+    """
+
+    def __init__(self, clip: Any) -> None:
+        self.clip: VideoClip = _renderable(clip, "cannot render a", "the clip")
+
+    def load(self) -> VideoClip:
+        """The caller's clip itself (no copy is built)."""
+        return self.clip
+
+    def release(self, clip: VideoClip) -> None:
+        """Nothing: the clip is the caller's, still open for them after the render."""
+
+    def __repr__(self) -> str:
+        return f"ClipObject({type(self.clip).__name__}, duration={self.clip.duration!r})"
+
+    def __reduce__(self) -> Any:
+        raise InvalidSource(
+            "a ClipObject is not pickled as a source: a render sends its clip to the workers "
+            "itself, once (render(clip, ...) or a renderer's render(job))"
+        )
+
+
+def _renderable(clip: Any, kind: str, which: str) -> VideoClip:
+    """``clip`` when it is a MoviePy video clip with a finite duration > 0; else
+    :class:`InvalidSource` (``kind`` leads the wrong-type message, ``which`` the duration's)."""
+    from moviepy import VideoClip
+
+    if not isinstance(clip, VideoClip):
+        raise InvalidSource(f"{kind} {type(clip).__name__}, not a MoviePy VideoClip")
+    duration = clip.duration
+    if duration is None or not math.isfinite(duration) or duration <= 0:
+        raise InvalidSource(
+            f"{which} has duration {duration!r}; it needs a finite duration > 0"
+            " (set it with clip.with_duration(seconds))"
+        )
+    return clip
 
 
 @contextlib.contextmanager
@@ -143,6 +182,9 @@ class ManimSource:
     quality: str = "l"  # manim's -q letter: l, m, h, p, k
     fps: Fraction | None = None  # None: manim's default for the quality
     padding: float = 0.0  # seconds of the held last frame (and silence) after each scene
+    # A scene that plays no animation (manim saves only its picture): shown for its narration's
+    # length, else this many seconds; None: such a scene fails.
+    still_duration: float | None = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "script", Path(self.script))
@@ -157,9 +199,15 @@ class ManimSource:
             raise InvalidSource(f"audio given for scenes not rendered: {sorted(unknown)}")
         if self.padding < 0:
             raise InvalidSource(f"padding must be >= 0 seconds, got {self.padding}")
+        still = self.still_duration
+        if still is not None and not (math.isfinite(still) and still > 0):
+            raise InvalidSource(f"still_duration must be > 0 seconds (or None), got {still}")
 
 
-Source = ClipSource | ManimSource
+#: What the MoviePy renderers render: a factory's clip, or the caller's own.
+MoviePySource = ClipSource | ClipObject
+
+Source = ClipSource | ClipObject | ManimSource
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 
 The reference every number is compared with, so it runs MoviePy's real path; renderbench only
 chooses its arguments (from the same :class:`EncoderSpec`), points it at the shared ffmpeg,
-keeps its temporary audio file out of the working directory and makes the output atomic.
+keeps its temporary audio file out of the working directory and makes the output atomic. A
+clip object (the caller's clip) is rendered as it is, and left open.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from impls.ffmpeg.files import NEARLY_FULL, atomic_output, disk_full, filesystem
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.tools import ffmpeg_binary
 from impls.model.options import Options
-from impls.model.protocol import ClipSource, RenderJob, RenderResult, Source
+from impls.model.protocol import ClipObject, ClipSource, RenderJob, RenderResult, Source
 from impls.moviepy.audio import audio_extension
 from impls.moviepy.preflight import prepare_clip_job
 
@@ -50,11 +51,12 @@ class BaselineRenderer:
     options = Options  # none: MoviePy as it is
 
     def supports(self, source: Source) -> bool:
-        return isinstance(source, ClipSource)
+        return isinstance(source, ClipSource | ClipObject)
 
     def render(self, job: RenderJob) -> RenderResult:
-        if not isinstance(job.source, ClipSource):
-            raise InvalidJob("baseline renders MoviePy clips (ClipSource) only")
+        source = job.source
+        if not isinstance(source, ClipSource | ClipObject):
+            raise InvalidJob("baseline renders MoviePy clips (a ClipSource or ClipObject) only")
         self.options.from_mapping(self.name, job.options)
         spec = job.encoder
         if spec.codec in {"libx264", "h264_nvenc"} and spec.pix_fmt != "yuv420p":
@@ -99,7 +101,7 @@ class BaselineRenderer:
         except OSError as exc:
             raise RenderFailed(f"MoviePy write_videofile failed: {exc}") from exc
         finally:
-            clip.close()
+            source.release(clip)
         info = {"ffmpeg": ffmpeg_binary(), "moviepy_rate_arg": "%.02f" % timeline.clock_fps}
         result = timeline.result(job.output, self.name, started, info=info)
         result.stages["write_videofile"] = result.wall

@@ -9,13 +9,18 @@ atomically. On failure nothing is left: no file at the output path, no scratch d
 worker (the dispatcher kills the pool). With ``job.fallback`` a failed render is redone by the
 baseline and the result says so.
 
+The source is a factory (:class:`~impls.model.protocol.ClipSource`: every worker builds the
+clip itself) or the caller's own clip (:class:`~impls.model.protocol.ClipObject`: pickled once
+when the render starts and loaded once by each worker, :mod:`impls.moviepy.clip_transfer`).
+
 Memory: every worker holds its own clip, and this process one more for its size, timeline and
 audio, all lean (their ColorClips hold one pixel, see :mod:`impls.moviepy.color_clips`). This
 process gives its copy up once the audio is written, before the first worker starts, so a
 render holds ``workers`` clips, not one more; the audio is encoded first rather than beside the
 frames for that reason (it costs a small fraction of the frames' time). An executor that opens
 ahead starts its workers while this process builds the clip, but each worker builds its own
-clip only with its first task, after this process's copy is gone.
+clip only with its first task, after this process's copy is gone. A clip object is the
+caller's: this process reads it and lets it go, but never closes it.
 """
 
 from __future__ import annotations
@@ -36,14 +41,17 @@ from impls.ffmpeg.files import atomic_output, cut_short, disk_full, scratch_dir,
 from impls.ffmpeg.operations import mux_audio
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.tools import ffmpeg_binary
-from impls.model.options import Options, text
-from impls.model.protocol import ClipSource, EncoderSpec, RenderJob, RenderResult, Source, Stages
+from impls.model.options import Options, choice, text
+from impls.model.protocol import ClipObject, ClipSource, EncoderSpec, MoviePySource, RenderJob
+from impls.model.protocol import RenderResult, Source, Stages
 from impls.model.timeline import Timeline
 from impls.moviepy.audio import write_clip_audio
+from impls.moviepy.clip_pickle import COMPRESSIONS
+from impls.moviepy.clip_transfer import supply
 from impls.moviepy.color_clips import lean_color_clips
 from impls.moviepy.preflight import prepare_clip_job
 from impls.moviepy.readers import guarded
-from impls.moviepy.worker import WORKER_MODULES, FactoryClip, FrameSource, forget_clip
+from impls.moviepy.worker import WORKER_MODULES, FrameSource, forget_clip
 from impls.runtime.dispatch import Dispatcher
 from impls.runtime.executor import (
     Capabilities,
@@ -64,6 +72,9 @@ class ClipOptions(Options):
 
     #: How local worker processes start: forkserver (the default on Linux) or spawn.
     start_method: str | None = text()
+    #: A clip object's payload compressed with zlib always ("zlib") or never ("none"); by
+    #: default when that saves a fifth of it (:mod:`impls.moviepy.clip_pickle`).
+    clip_compression: str | None = choice(COMPRESSIONS)
 
     def check(self, encoder: EncoderSpec, executor: str, capabilities: Capabilities) -> None:
         """Refuse, before anything starts, what the encoder or the executor cannot do."""
@@ -128,7 +139,7 @@ class ClipRenderer(Generic[O]):
         self.options = pipeline.options
 
     def supports(self, source: Source) -> bool:
-        return isinstance(source, ClipSource)
+        return isinstance(source, ClipSource | ClipObject)
 
     def executor_reason(self, executor: str) -> str | None:
         """Why ``executor`` cannot run this renderer with default options (None: it can)."""
@@ -141,33 +152,37 @@ class ClipRenderer(Generic[O]):
     def render(self, job: RenderJob) -> RenderResult:
         """Render ``job`` with everything the parallel renderers guarantee (module docstring)."""
         started = time.perf_counter()
-        if not isinstance(job.source, ClipSource):
-            raise InvalidJob(f"{self.name} renders MoviePy clips (ClipSource) only")
+        if not isinstance(job.source, ClipSource | ClipObject):
+            raise InvalidJob(f"{self.name} renders MoviePy clips (a ClipSource or ClipObject) only")
         options = self.options.from_mapping(self.name, job.options)
         workers = worker_count(job.workers)
-        recipe = FactoryClip(job.source, uuid.uuid4().hex)
+        token = uuid.uuid4().hex  # names the render's clip in its workers
         settings = Settings(
             workers, address=job.dask_address, retries=job.retries,
             start_method=options.start_method, preload=WORKER_MODULES,
-            forget=partial(forget_clip, recipe.token), security=job.dask_security,
+            forget=partial(forget_clip, token), security=job.dask_security,
         )  # fmt: skip
         executor = open_executor(job.executor, settings)  # refuses what it cannot use, now
         options.check(job.encoder, job.executor, executor.capabilities)
+        clips = supply(job.source, executor, options.clip_compression)  # a clip object: pickled
         executor.open_ahead()  # a cluster starts while this process builds the clip
         try:
             clip, timeline = prepare_clip_job(job, lean=True)  # for size, timeline, audio
-            parent = _ParentClip(clip, recipe)
+            parent = _ParentClip(clip, job.source)
             try:
                 width, height = (int(v) for v in clip.size)
                 del clip  # from here on only the holder has it, so that release() frees it
-                source = FrameSource(recipe, job.fps, job.encoder.has_alpha, width, height)
                 try:
                     with scratch_dir(f"renderbench-{self.name}-") as scratch:
+                        recipe = clips.recipe(token, scratch)
+                        source = FrameSource(recipe, job.fps, job.encoder.has_alpha, width, height)
                         render = ClipRender(
                             job, self.name, options, timeline, workers, source, scratch, executor,
                             info={"workers": workers, "executor": job.executor},
                         )  # fmt: skip
-                        return self._render(render, parent, started)
+                        result = self._render(render, parent, started)
+                        clips.report(result, executor.report())
+                        return result
                 except RenderFailed as exc:
                     if not job.fallback:
                         raise
@@ -217,23 +232,23 @@ class ClipRenderer(Generic[O]):
 
 
 class _ParentClip:
-    """This process's copy of the clip, until it is given up."""
+    """This process's copy of the clip (a clip object's: the caller's), until it is given up."""
 
-    def __init__(self, clip: VideoClip, recipe: FactoryClip) -> None:
+    def __init__(self, clip: VideoClip, source: MoviePySource) -> None:
         self.clip: VideoClip | None = clip
-        self.recipe = recipe
+        self.source = source
 
     def rebuild(self) -> VideoClip:
         """The clip built anew (fresh readers), in place of this one."""
         self.release()
         with lean_color_clips(), guarded():
-            self.clip = self.recipe.build()
+            self.clip = self.source.load()
         return self.clip
 
     def release(self) -> None:
         clip, self.clip = self.clip, None
         if clip is not None:
-            clip.close()
+            self.source.release(clip)
             del clip
             gc.collect()  # clips hold reference cycles: free their frame-sized arrays now
 

@@ -5,7 +5,8 @@ clip from the source's :class:`ClipRecipe` on its first task and keeps it for th
 render (:func:`clip_for`), so the recipe runs once per process, whatever the start method
 (``spawn``, ``forkserver``, a Dask worker). A recipe is anything that builds the clip in a
 worker and names the render with a token: :class:`FactoryClip` calls a :class:`ClipSource`'s
-factory; another kind of recipe needs only those two members.
+factory, :class:`~impls.moviepy.clip_transfer.PickledClip` loads the caller's clip sent pickled;
+another kind of recipe needs only those two members.
 
 Frames come from :mod:`impls.model.timeline` only (same times and conversion as MoviePy's
 ``iter_frames``); the clip's mask is computed only when the encoder keeps alpha. An exception in
@@ -131,7 +132,7 @@ def _task(what: str, writes: Path | None = None) -> Iterator[None]:
 
 
 def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
-    """This process's clip for ``source``, built from the factory on first use."""
+    """This process's clip for ``source``, built from its recipe on first use."""
     token = source.recipe.token
     cached = _clips.get(token)
     if cached is not None:

@@ -32,6 +32,11 @@ keeps its own ``allowed-failures`` (Dask's default is 3), which ``job.retries`` 
 change. Note that Dask counts every task *assigned* to the dying worker, not only the running
 one. Tasks that were rescheduled and then succeeded appear in :meth:`DaskExecutor.report`.
 
+Data published for the workers (:class:`~impls.runtime.executor.Publisher`: a pickled clip) is
+scattered to one worker of each pool when the executor hands the pool out, and published
+under its name; a worker that does not hold it fetches it from that one on first use. When
+the pool ends it is forgotten: a running cluster keeps nothing of the render.
+
 On a failure (a task error, a timeout, Ctrl-C) the pool of a private cluster kills every
 worker process and its children (a chunk's ffmpeg, a scene's manim) at once. On a running
 cluster a task that already started cannot be stopped from the client: it runs to its end
@@ -60,7 +65,14 @@ from functools import partial
 from typing import Any, TypeVar
 
 from impls.errors import InvalidJob, RenderFailed
-from impls.runtime.executor import Capabilities, Forgetting, Killing, Report, Settings
+from impls.runtime.executor import (
+    Capabilities,
+    Forgetting,
+    Killing,
+    Published,
+    Report,
+    Settings,
+)
 from impls.runtime.processes import kill_all, trees
 
 R = TypeVar("R")
@@ -140,6 +152,40 @@ def worker_directory() -> str | None:
         return None
 
 
+#: In a Dask worker: seconds each use of published data took, by name, until its pool
+#: collects them.
+_uses: dict[str, list[float]] = {}
+_uses_lock = threading.Lock()
+
+
+def use_cluster_data(name: str, use: Callable[[bytes], R]) -> R:
+    """On a Dask worker: ``use(data)`` of the data published under ``name``, timed.
+
+    The worker that got the scatter holds the data; the others fetch it from there by its
+    name. The task leaves the worker's thread pool while it waits (``worker_client``), as Dask
+    asks of a task that waits on the cluster.
+    """
+    from distributed import get_worker, worker_client
+
+    started = time.perf_counter()
+    held: Any = get_worker().data
+    if name in held:
+        data = bytes(held[name])
+    else:
+        with worker_client() as client:
+            data = bytes(client.get_dataset(name).result())
+    value = use(data)
+    with _uses_lock:
+        _uses.setdefault(name, []).append(time.perf_counter() - started)
+    return value
+
+
+def _collect_uses(names: list[str]) -> dict[str, list[float]]:
+    """On every Dask worker (``client.run``): the uses noted for ``names``, forgotten there."""
+    with _uses_lock:
+        return {name: _uses.pop(name, []) for name in names}
+
+
 def _saved_environ(spawn_environ: Any) -> dict[str, str | None]:
     """This process's values of the variables a nanny running here sets for its workers."""
     names = {"PYTHONHASHSEED", *(spawn_environ if isinstance(spawn_environ, dict) else {})}
@@ -163,6 +209,7 @@ class DaskExecutor:
     )  # fmt: skip
 
     worker_scratch = staticmethod(worker_directory)
+    use_published = staticmethod(use_cluster_data)
 
     @staticmethod
     def unavailable_reason() -> str | None:
@@ -196,6 +243,9 @@ class DaskExecutor:
         self.scheduler: str | None = None
         self.lost_workers: list[str] = []
         self.rescheduled: list[str] = []
+        self.published: dict[str, bytes] = {}
+        self.send_s: dict[str, float] = {}
+        self.uses: dict[str, list[float]] = {}
         self._ahead: Future[DaskPool] | None = None
 
     def _open(self) -> DaskPool:
@@ -203,9 +253,17 @@ class DaskExecutor:
 
     def open(self) -> DaskPool:
         ahead, self._ahead = self._ahead, None
-        if ahead is not None:
-            return ahead.result()  # its error, if it failed
-        return self._open()
+        pool = ahead.result() if ahead is not None else self._open()  # its error, if it failed
+        try:
+            pool.hold(self.published)
+        except BaseException:
+            pool.kill()
+            raise
+        return pool
+
+    def publish(self, name: str, data: bytes) -> None:
+        """Hold ``data`` in the pools opened from now on (each scatters it when handed out)."""
+        self.published[name] = data
 
     def open_ahead(self) -> None:
         """Start opening the first pool now, on a thread."""
@@ -228,6 +286,7 @@ class DaskExecutor:
         A private cluster is waited for (it starts in seconds) so that no worker outlives the
         render; a connection to a running scheduler is closed whenever its attempt ends.
         """
+        self.published.clear()
         ahead, self._ahead = self._ahead, None
         if ahead is None:
             return
@@ -245,7 +304,11 @@ class DaskExecutor:
             "rescheduled": list(self.rescheduled),
         }
         lost = {f"task {key}": "worker lost; rescheduled by Dask" for key in self.rescheduled}
-        return Report(info={"dask": summary}, rescheduled=lost)
+        published = {
+            name: Published(seconds, tuple(self.uses.get(name, ())))
+            for name, seconds in self.send_s.items()
+        }
+        return Report(info={"dask": summary}, rescheduled=lost, published=published)
 
 
 def _close_unused(ahead: Future[DaskPool]) -> None:
@@ -276,6 +339,7 @@ class DaskPool:
         self._client: Any = None
         self._directory: str | None = None
         self._keys: set[str] = set()
+        self._held: dict[str, Any] = {}  # published name -> the future of its scattered data
         self._killed: list[BaseException] = []
         self._environ: dict[str, str | None] = {}
         self.workers = workers
@@ -386,6 +450,38 @@ class DaskPool:
             ) from exc
         return client
 
+    def hold(self, published: dict[str, bytes]) -> None:
+        """Scatter each datum not held yet to one worker and publish it under its name (a dict's
+        keys name the scattered data): the other workers fetch it by that name."""
+        for name, data in published.items():
+            if name in self._held:
+                continue
+            started = time.perf_counter()
+            self._held[name] = self._client.scatter({name: data})[name]
+            self._client.publish_dataset(**{name: self._held[name]})
+            if self._owner is not None:
+                sent = self._owner.send_s
+                sent[name] = sent.get(name, 0.0) + time.perf_counter() - started
+
+    def _collect_uses(self) -> None:
+        """Note in the executor how long each worker's uses of the held data took."""
+        if self._owner is None or not self._held:
+            return
+        with contextlib.suppress(Exception):  # the report is informative only
+            noted = self._client.run(_collect_uses, list(self._held))
+            for uses in noted.values():
+                for name, seconds in uses.items():
+                    self._owner.uses.setdefault(name, []).extend(seconds)
+
+    def _release(self) -> None:
+        """Forget the held data on the cluster (a running cluster outlives the render)."""
+        held, self._held = self._held, {}
+        for name, future in held.items():
+            with contextlib.suppress(Exception):
+                self._client.unpublish_dataset(name)
+            with contextlib.suppress(Exception):
+                self._client.cancel([future])
+
     @property
     def description(self) -> str:
         if self._cluster is not None:
@@ -459,6 +555,8 @@ class DaskPool:
 
     def close(self) -> None:
         self._note_lost_work()
+        self._collect_uses()
+        self._release()
         forget = self._owner.forget if self._owner is not None else None
         if self._cluster is None and self._client is not None and forget is not None:
             # A running cluster keeps its workers: each forgets what this render left in it.
@@ -477,6 +575,7 @@ class DaskPool:
                 if pid:
                     pids.append(pid)
         doomed = trees(pids)
+        self._release()
         with contextlib.suppress(Exception):
             self.executor.shutdown(wait=False)  # cancels what has not run
         kill_all(doomed)

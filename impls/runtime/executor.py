@@ -7,7 +7,9 @@ names: they ask the executor's :class:`Capabilities`.
 
 Built in: ``local`` (a process pool on this machine, :mod:`impls.runtime.local`) and ``dask``
 (a Dask cluster, :mod:`impls.runtime.dask`, imported only when used). Another engine (Ray, a
-batch scheduler) is one module with one class, added with :func:`register_executor`.
+batch scheduler) is one module with one class, added with :func:`register_executor`. An
+executor whose workers do not share this process's filesystem can also hold data for them
+(:class:`Publisher`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from impls.errors import InvalidJob
 
@@ -94,12 +96,24 @@ class WorkerPool(Protocol):
 
 
 @dataclass(frozen=True)
+class Published:
+    """What holding one datum for a render's workers cost (:class:`Publisher`)."""
+
+    #: Seconds spent handing it to the workers' engine, summed over the pools that held it.
+    send_s: float = 0.0
+    #: Seconds each use of it on a worker took, fetching included (one per worker and pool).
+    use_s: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class Report:
-    """What an executor tells about a finished render: entries for the result's ``info``, and
-    the tasks its engine ran again after losing their worker (task -> why)."""
+    """What an executor tells about a finished render: entries for the result's ``info``, the
+    tasks its engine ran again after losing their worker (task -> why), and what the data it
+    published cost (name -> :class:`Published`)."""
 
     info: dict[str, Any] = field(default_factory=dict)
     rescheduled: dict[str, str] = field(default_factory=dict)
+    published: dict[str, Published] = field(default_factory=dict)
 
 
 class Executor(Protocol):
@@ -127,6 +141,34 @@ class Executor(Protocol):
         ...
 
     def report(self) -> Report: ...
+
+
+@runtime_checkable
+class Publisher(Protocol):
+    """An executor that holds data for its workers, for data too large to travel with every task
+    (a pickled clip): sent once per pool, fetched once per worker. Where the workers share this
+    process's filesystem (:attr:`Capabilities.shares_filesystem`) a file does the same."""
+
+    def publish(self, name: str, data: bytes) -> None:
+        """Hold ``data`` under ``name`` in the pools opened from now on, until each one ends."""
+        ...
+
+    def use_published(self, name: str, use: Callable[[bytes], R]) -> R:
+        """Run by a task on its worker: ``use(data)`` of the data published under ``name``, timed
+        for :attr:`Report.published`. Tasks are handed it, so it is a static method (see
+        :meth:`Executor.worker_scratch`)."""
+        ...
+
+
+def publisher(executor: Executor) -> Publisher:
+    """``executor`` as a :class:`Publisher`; :class:`InvalidJob` when it cannot hold data."""
+    if not isinstance(executor, Publisher):
+        raise InvalidJob(
+            f"the workers of {type(executor).__name__} neither see this process's files nor "
+            "can be sent data once: render a clip factory ('pkg.module:function'), which every "
+            "worker builds itself"
+        )
+    return executor
 
 
 @dataclass(frozen=True)
