@@ -109,6 +109,9 @@ def test_lossless_frames_equal_baseline(
     assert result.duration == pytest.approx(reference.timeline.video_duration)
     assert sum(progress) == result.frames
     assert result.stages["frames"] > 0 and result.info["workers"] == workers
+    # The slideshow's frames are made by the fast path; frame_index has nothing for it to do.
+    fast = result.info["fast_path"]
+    assert fast["enabled"] is (workload == "slideshow"), fast
     _check(validate(job.output, _expect(job, reference), reference=reference.path, mode="exact"))
     assert framemd5(job.output) == framemd5(reference.path)  # chunk seams included
     if workload == "frame_index":

@@ -76,21 +76,22 @@ class Pipe:
     options = PipeOptions
 
     def write_video(self, render: ClipRender[PipeOptions], video: Path) -> None:
-        options, source = render.options, render.source
+        options = render.options
         window = options.max_inflight or min(MAX_INFLIGHT, 2 * render.workers)
         shared = render.executor.capabilities.shares_memory
         transport = options.transport or ("shm" if shared else "bytes")
         render.info.update(max_inflight=window, transport=transport)
-        size = source.frame_bytes
+        size = render.source.frame_bytes
         if transport == "jpeg":
             render.info.update(lossy_transport=True, jpeg_quality=options.jpeg_quality)
             fmt: RawFormat | PipedImages = PipedImages(render.timeline.rate)
         else:
-            fmt = source.raw_format(render.timeline.rate)
+            fmt = render.source.raw_format(render.timeline.rate)
         with contextlib.ExitStack() as stack:
             block = stack.enter_context(_shared_block(size * window)) if transport == "shm" else None
 
             def tasks() -> Iterator[Task[Any]]:
+                source = render.source  # read once the dispatcher has run the fast path's check
                 for index in range(render.timeline.frames):
                     label = f"frame {index}"
                     if block is not None:
