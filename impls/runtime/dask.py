@@ -134,10 +134,11 @@ class DaskExecutor:
             raise InvalidJob(
                 f"dask_address must be a scheduler address like tcp://host:8786, got {address!r}"
             )
-        if address is None:  # a private cluster: its workers end with it
+        if address is None:  # a private cluster of this machine: its workers end with it
             self.capabilities = replace(
-                self.capabilities, forgets=Forgetting.WITH_PROCESSES, kills=Killing.PROCESS_TREES
-            )
+                self.capabilities, forgets=Forgetting.WITH_PROCESSES, kills=Killing.PROCESS_TREES,
+                shares_cores=True,
+            )  # fmt: skip
         self.address = address
         self.workers = settings.workers
         self.allowed_failures = settings.retries
