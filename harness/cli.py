@@ -95,6 +95,10 @@ def report(args: argparse.Namespace) -> int:
         print(pick.describe())
     for line in text.limit_lines(rows):
         print("encode-bound limit: " + line)
+    for line in text.fast_path_lines(rows):
+        print(line)
+    for line in text.cpu_lines(rows):
+        print("where the CPU goes: " + line)
     for line in text.problem_lines(rows):
         print(line)
     out = Path(args.results_dir) if args.results_dir else paths[0].parent

@@ -1,5 +1,6 @@
-"""The results table (terminal and Markdown), the winner of each workload, the speed/quality
-frontier over encoder settings and the encode-bound limit. Pure functions."""
+"""The results table (terminal and Markdown), the winner of each workload, where each case's CPU
+went and whether the fast path was on, the speed/quality frontier over encoder settings and the
+encode-bound limit. Pure functions."""
 
 from __future__ import annotations
 
@@ -13,16 +14,46 @@ from impls.model.results import PSNR_CAP, Row
 from impls.runtime.executor import DEFAULT_EXECUTOR
 
 COLUMNS = (
-    "renderer", "workers", "encoder", "workload", "fps", "x ref", "CPU %", "peak RSS", "valid",
-    "PSNR", "SSIM", "bitrate", "of limit",
+    "renderer", "workers", "encoder", "workload", "fps", "x ref", "CPU %", "frame ms/f",
+    "decode ms/f", "encode ms/f", "other ms/f", "peak RSS", "fast path", "valid", "PSNR", "SSIM",
+    "bitrate", "of limit",
 )  # fmt: skip
+
+#: Where a case's CPU went (harness.measure's roles), per column: the processes of each role.
+ROLE_COLUMNS = {"frame ms/f": "frame", "decode ms/f": "decode", "encode ms/f": "encode", "other ms/f": "other"}
+#: ``other`` (CPU no sample could put a role to, and tools at work on no media) is shown only
+#: where it is at least this share of some case's CPU.
+OTHER_SHOWN = 0.05
+
+
+def cpu_ms_per_frame(row: Row, role: str) -> float | None:
+    """Milliseconds of CPU per frame that the processes of ``role`` used (None: not measured)."""
+    if not row.cpu_split or row.frames <= 0:
+        return None
+    return 1000 * float(row.cpu_split.get(role, 0.0)) / row.frames
+
+
+def _notable_other(row: Row) -> float | None:
+    total = sum(row.cpu_split.values())
+    other = float(row.cpu_split.get("other", 0.0))
+    return cpu_ms_per_frame(row, "other") if total > 0 and other >= OTHER_SHOWN * total else None
+
+
 #: Columns shown only when some row has a value for them (quality is not measured in every mode,
-#: the encode-bound limit only on cheap-frame workloads).
-OPTIONAL_COLUMNS: dict[str, Callable[[Row], float | None]] = {
+#: the encode-bound limit only on cheap-frame workloads, the CPU split and the fast path not in
+#: runs saved before they were).
+OPTIONAL_COLUMNS: dict[str, Callable[[Row], object]] = {
     "PSNR": lambda r: r.psnr, "SSIM": lambda r: r.ssim, "bitrate": lambda r: r.bitrate,
     "of limit": lambda r: r.encode_limit_fraction,
+    "frame ms/f": lambda r: cpu_ms_per_frame(r, "frame"),
+    "decode ms/f": lambda r: cpu_ms_per_frame(r, "decode"),
+    "encode ms/f": lambda r: cpu_ms_per_frame(r, "encode"),
+    "other ms/f": _notable_other,
+    "fast path": lambda r: r.fast_path,
 }  # fmt: skip
-NUMERIC_COLUMNS = frozenset({"workers", "fps", "x ref", "CPU %", "peak RSS", "PSNR", "SSIM", "bitrate", "of limit"})
+NUMERIC_COLUMNS = frozenset(
+    {"workers", "fps", "x ref", "CPU %", "peak RSS", "PSNR", "SSIM", "bitrate", "of limit", *ROLE_COLUMNS}
+)
 
 #: The setting other encoder settings are measured against: libx264's defaults.
 ANCHOR_ENCODER = "libx264:medium:23"
@@ -76,6 +107,17 @@ def format_fraction(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f} %"
 
 
+def format_ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def format_fast_path(state: str | None) -> str:
+    """The table's cell: on, off (its reason is listed under the table), - (no fast path)."""
+    if state is None:
+        return "-"
+    return "on" if state == "on" else "off"
+
+
 def _cells(row: Row, with_executor: bool) -> dict[str, str]:
     renderer = f"{row.renderer} ({row.executor})" if with_executor else row.renderer
     valid = "yes" if row.valid else f"NO ({len(row.problems)} problems)"
@@ -93,6 +135,8 @@ def _cells(row: Row, with_executor: bool) -> dict[str, str]:
         "SSIM": format_ssim(row.ssim),
         "bitrate": format_bitrate(row.bitrate),
         "of limit": format_fraction(row.encode_limit_fraction),
+        **{name: format_ms(cpu_ms_per_frame(row, role)) for name, role in ROLE_COLUMNS.items()},
+        "fast path": format_fast_path(row.fast_path),
     }
 
 
@@ -163,6 +207,58 @@ def winners(rows: Iterable[Row]) -> list[Winner]:
         if row.valid and row.fps > 0:
             best.setdefault(row.group, row)
     return [Winner(w, p, e, row) for (w, p, e), row in best.items()]
+
+
+def fast_path_lines(rows: Iterable[Row]) -> list[str]:
+    """Why the fast path was off, per case where it was (the table says only "off")."""
+    return [
+        f"{row.case_id}: fast path {row.fast_path}"
+        for row in sort_rows(rows)
+        if row.fast_path is not None and row.fast_path != "on"
+    ]
+
+
+#: Below this share of all cores busy, idle cores are the first thing to fix.
+BUSY = 0.75
+
+_LEVERS = {
+    "frame": "the composition: making its frames costs most",
+    "encode": "the encoder: its preset (or chunk, whose encoders run in parallel)",
+    "decode": "the source media: decoding them costs most",
+    "other": "none of frames, decoding or encoding: see the other column",
+}
+
+
+def lever(row: Row) -> str:
+    """What would speed ``row`` up most, from its CPU use and its split ("" without a split)."""
+    if not row.cpu_split or sum(row.cpu_split.values()) <= 0:
+        return ""
+    if row.cpu_util < BUSY:
+        return f"the cores: {100 * row.cpu_util:.0f} % of them were busy (more workers, a parallel renderer)"
+    largest = max(_LEVERS, key=lambda role: float(row.cpu_split.get(role, 0.0)))
+    return _LEVERS[largest]
+
+
+def cpu_lines(rows: Iterable[Row]) -> list[str]:
+    """Per workload x preset x encoder, where the fastest valid case's CPU went, and its lever."""
+    lines = []
+    for found in winners(rows):
+        row = found.row
+        total = sum(row.cpu_split.values())
+        if total <= 0 or row.frames <= 0:
+            continue
+        parts = []
+        for role, doing in (("frame", "making frames"), ("decode", "decoding"), ("encode", "encoding"), ("other", "other")):
+            seconds = float(row.cpu_split.get(role, 0.0))
+            if seconds > 0 or role != "other":
+                ms = format_ms(cpu_ms_per_frame(row, role))
+                parts.append(f"{ms} ms {doing} ({100 * seconds / total:.0f} %)")
+        workers = f"{row.workers} worker{'' if row.workers == 1 else 's'}"
+        lines.append(
+            f"{found.workload} ({found.preset}, {found.encoder}), {row.label} with {workers}: CPU per frame "
+            f"{', '.join(parts)}; {100 * row.cpu_util:.0f} % of all cores busy; lever: {lever(row)}"
+        )
+    return lines
 
 
 def problem_lines(rows: Iterable[Row]) -> list[str]:
@@ -352,9 +448,22 @@ def markdown(
         out += [f"- {w.describe()}" for w in found]
         out.append("")
     out += ["## Results", "", "fps: median over rounds; x ref: fps / the reference's fps in the same run; "
-            "CPU %: of all cores; peak RSS: summed over the process tree.", ""]
+            "CPU %: of all cores; frame / decode / encode ms/f: CPU per frame of the Python processes (the "
+            "caller and its workers: making frames), of ffmpeg reading media files, and of every other ffmpeg "
+            "(encoding, muxing); peak RSS: summed over the process tree; fast path: MoviePy's fast path in the "
+            "workers (- where the renderer has none).", ""]  # fmt: skip
     out += markdown_table(rows)
     out.append("")
+    reasons = fast_path_lines(rows)
+    if reasons:
+        out += ["Fast path off:", ""] + [f"- {line}" for line in reasons] + [""]
+    where = cpu_lines(rows)
+    if where:
+        out += ["## Where the CPU goes", "",
+                "Per workload, the fastest valid case: CPU per frame by the processes that used it (sampled "
+                "from /proc; CPU of processes too short-lived for a sample to name counts as other), the "
+                "share of all cores it kept busy, and what that makes the lever.", ""]  # fmt: skip
+        out += [f"- {line}" for line in where] + [""]
     out += frontier_markdown(rows)
     limits = limit_lines(rows)
     if limits:

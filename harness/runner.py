@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,33 @@ def _median_stages(rounds: list[Round]) -> dict[str, float]:
         values = [float(r.result.stages[key]) for r in rounds if key in r.result.stages]
         out[key] = float(statistics.median(values))
     return out
+
+
+def _median_split(rounds: list[Round]) -> dict[str, float]:
+    """CPU-seconds by role, each the median over rounds (empty unless every round has them)."""
+    splits = [r.usage.cpu_by_role for r in rounds]
+    if not splits or not all(splits):
+        return {}
+    return {role: median([float(split.get(role, 0.0)) for split in splits]) for role in splits[0]}
+
+
+def fast_path_state(info: Mapping[str, Any]) -> str | None:
+    """What a render's ``info["fast_path"]`` says: "on", "off: <why>", None when it has none."""
+    fast = info.get("fast_path")
+    if not isinstance(fast, Mapping):
+        return None
+    if fast.get("enabled"):
+        return "on"
+    return f"off: {fast.get('reason') or 'no reason given'}"
+
+
+def _fast_path(rounds: list[Round]) -> str | None:
+    """The rounds' fast-path state; where they differ, the first round that had it off."""
+    states = [fast_path_state(r.result.info) for r in rounds]
+    off = [state for state in states if state is not None and state != "on"]
+    if not off or len(off) == len(states):
+        return states[0] if states else None
+    return f"{off[0]} (in {len(off)} of {len(states)} rounds)"
 
 
 def _quality(reports: list[ValidationReport]) -> tuple[float | None, float | None, float | None]:
@@ -93,6 +120,7 @@ def summarise(
         stages=_median_stages(rounds), valid=not problems, problems=tuple(problems), machine=machine,
         psnr=psnr, ssim=ssim, bitrate=bitrate, encode_limit_fps=limit_fps,
         encode_limit_fraction=None if limit_fps is None else fps / limit_fps,
+        cpu_split=_median_split(rounds), fast_path=_fast_path(rounds),
     )  # fmt: skip
 
 

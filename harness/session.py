@@ -321,6 +321,8 @@ class RenderbenchSession:
                 write("winner " + winner.describe(), bold=True)
         extra = [pick.describe() for pick in report.quality_picks(rows)]
         extra += ["encode-bound limit: " + line for line in report.limit_lines(rows)]
+        extra += report.fast_path_lines(rows)
+        extra += ["where the CPU goes: " + line for line in report.cpu_lines(rows)]
         if extra:
             write("")
             for line in extra:

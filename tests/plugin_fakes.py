@@ -3,7 +3,8 @@
 Every fake writes ffmpeg's ``testsrc2`` pattern with the frame count, size and rate the tiny
 ``frame_index`` source asks for, so a fake's output passes real validation against another
 fake's (the same frames through the same encoder). ``drop`` writes fewer frames: an invalid
-output. ``delay`` stands in for rendering work, so speedups are predictable.
+output. ``delay`` stands in for rendering work, so speedups are predictable. ``fast_path`` is
+what the fake's result says of MoviePy's fast path, as the parallel MoviePy renderers do.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 from harness.workloads import FRAME_INDEX
 from impls.ffmpeg.command import encoder_args
@@ -26,8 +28,12 @@ TINY = ClipSource(FRAME_INDEX, {"width": 64, "height": 48, "fps": 24, "duration"
 
 
 class FakeRenderer:
-    def __init__(self, name: str, delay: float = 0.0, drop: int = 0, manim: bool = False, unavailable: str | None = None) -> None:
+    def __init__(
+        self, name: str, delay: float = 0.0, drop: int = 0, manim: bool = False, unavailable: str | None = None,
+        fast_path: dict[str, Any] | None = None,
+    ) -> None:  # fmt: skip
         self.name = name
+        self.fast_path = fast_path
         self.delay = delay
         self.drop = drop
         self.manim = manim
@@ -59,6 +65,7 @@ class FakeRenderer:
             duration=float(frames / rate), fps=rate, wall=wall,
             # Says which executor the job asked for, so tests can see it arrived.
             stages={"sleep": self.delay, "encode": wall - self.delay, f"on_{job.executor}": 0.0},
+            info={} if self.fast_path is None else {"fast_path": self.fast_path},
         )  # fmt: skip
 
 
@@ -69,6 +76,8 @@ FAKES = (
     FakeRenderer("fake-wrong", delay=0.0, drop=1),
     FakeRenderer("fake-manim", manim=True),
     FakeRenderer("fake-gpu", unavailable="needs a GPU this machine lacks"),
+    FakeRenderer("fake-fast", delay=0.02, fast_path={"enabled": True, "checked_frames": [3, 8], "check_s": 0.1}),
+    FakeRenderer("fake-unchecked", delay=0.15, fast_path={"enabled": False, "reason": "nothing in this clip"}),
 )
 
 

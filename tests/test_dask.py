@@ -53,6 +53,7 @@ from impls import (  # noqa: E402
 from impls.errors import ScenesFailed, SceneWorkerLost  # noqa: E402
 from impls.ffmpeg.probe import count_packets  # noqa: E402
 from impls.runtime import dask as dask_runtime  # noqa: E402
+from impls.runtime.executor import usable_cores  # noqa: E402
 from tests import alloc_probe  # noqa: E402
 from tests.dropin_clips import LOSSLESS_MP3, assert_same, moviepy_reference  # noqa: E402
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders  # noqa: E402
@@ -164,6 +165,7 @@ def test_chunk_on_a_private_local_cluster_equals_baseline(
     assert result.info["executor"] == "dask" and result.info["segments"] == "bytes"
     assert result.info["dask"]["cluster"] == "local"
     assert result.info["dask"]["scheduler"].startswith("tcp://127.0.0.1:")
+    assert result.info["encoder_threads"] == max(1, usable_cores() // 2)  # this machine's cores
     assert result.info["audio"] and result.retries == 0 and not result.failures
     assert sum(progress) == result.frames == reference.timeline.frames
     _check_exact(job, reference)
@@ -367,6 +369,8 @@ def test_renderers_on_a_scheduler_address(
     }  # fmt: skip
     if name == "pipe":
         assert result.info["transport"] == "bytes"
+    if name == "chunk":  # the cluster's cores are not known here: the encoder's default
+        assert result.info["encoder_threads"] is None
     _check_exact(job, reference)
     assert list(shared.iterdir()) == [] and list(scratch_root.iterdir()) == []
     with Client(cluster.scheduler_address, set_as_default=False) as client:  # type: ignore[no-untyped-call]

@@ -34,7 +34,8 @@ from impls import (
 from impls.ffmpeg.probe import count_packets
 from impls.model.timeline import Timeline, frame_rgb
 from impls.moviepy import worker
-from impls.moviepy.chunk import default_chunks
+from impls.moviepy.chunk import default_chunks, encoder_threads
+from impls.runtime.executor import capabilities, usable_cores
 from tests.renders import TINY_FRAME_INDEX, TINY_SLIDESHOW, BaselineRender, BaselineRenders
 
 PARALLEL = ("disk", "pipe", "chunk")
@@ -95,6 +96,9 @@ def test_lossless_frames_equal_baseline(
     assert result.duration == pytest.approx(reference.timeline.video_duration)
     assert sum(progress) == result.frames
     assert result.stages["frames"] > 0 and result.info["workers"] == workers
+    # The slideshow's frames are made by the fast path; frame_index has nothing for it to do.
+    fast = result.info["fast_path"]
+    assert fast["enabled"] is (workload == "slideshow"), fast
     _check(validate(job.output, _expect(job, reference), reference=reference.path, mode="exact"))
     assert framemd5(job.output) == framemd5(reference.path)  # chunk seams included
     if workload == "frame_index":
@@ -111,6 +115,7 @@ def test_chunk_seams_with_many_short_chunks(
     )
     result = _render("chunk", job)
     assert result.info["chunks"] == 7
+    assert result.info["encoder_threads"] == max(1, usable_cores() // 2)
     assert framemd5(job.output) == framemd5(reference.path)
 
 
@@ -231,6 +236,18 @@ def test_default_chunk_count() -> None:
     assert default_chunks(285, 4) == 7  # at least 40 frames per chunk...
     assert default_chunks(20, 4) == 4  # ...but never fewer chunks than workers
     assert default_chunks(3, 8) == 3  # nor more than frames
+
+
+def test_chunk_encoder_threads() -> None:
+    """A fair share of the cores where the workers share them; the user's setting wins; workers
+    elsewhere keep the encoder's default."""
+    local = capabilities("local")
+    assert encoder_threads(EncoderSpec(), 2, local) == max(1, usable_cores() // 2)
+    assert encoder_threads(EncoderSpec(), 10 * usable_cores(), local) == 1
+    assert encoder_threads(EncoderSpec(threads=3), 2, local) == 3
+    elsewhere = dataclasses.replace(local, remote=True, shares_cores=False)
+    assert encoder_threads(EncoderSpec(), 2, elsewhere) is None
+    assert encoder_threads(EncoderSpec(threads=3), 2, elsewhere) == 3
 
 
 def test_segment_as_bytes_for_workers_without_shared_disk() -> None:

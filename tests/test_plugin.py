@@ -189,6 +189,42 @@ def test_json_has_the_extra_info_fields_and_results_are_written(fakes: pytest.Py
         assert f"(plots/{name})" in report
 
 
+def test_report_shows_the_fast_path_state_and_the_cpu_split(quick_fakes: pytest.Pytester) -> None:
+    """Per case: the fast path on, off (and why) or not applicable (the reference, which has
+    none), and the CPU per frame of making frames, decoding and encoding, in the JSON, the
+    terminal summary and report.md."""
+    fakes = quick_fakes
+    result = fakes.runpytest(
+        *FAST, "--renderbench-renderers=fake-fast,fake-unchecked", "--renderbench-workers=1",
+        "--benchmark-json=out.json", "--renderbench-results-dir=res",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(
+        [
+            "renderer*CPU %*frame ms/f*decode ms/f*encode ms/f*peak RSS*fast path*valid*",
+            "fake-fast *on*yes*",
+            "fake-unchecked *off*yes*",
+            "fake-ref *-*yes*",
+            "fake-unchecked-w1-libx264:medium:23-tiny: fast path off: nothing in this clip",
+            "where the CPU goes: tiny (custom, libx264:medium:23), * with 1 worker: CPU per frame * ms making "
+            "frames (*), * ms decoding (*), * ms encoding (*)*; lever: *",
+        ]
+    )
+    infos = _infos(fakes.path / "out.json")
+    assert [infos[name]["fast_path"] for name in ("fake-ref-w1", "fake-fast-w1", "fake-unchecked-w1")] == [
+        None, "on", "off: nothing in this clip",
+    ]  # fmt: skip
+    for info in infos.values():
+        split = info["cpu_split"]
+        assert set(split) == {"frame", "decode", "encode", "other"}
+        assert sum(split.values()) == pytest.approx(info["cpu_seconds"], abs=0.05)
+        assert split["encode"] > 0  # each fake's ffmpeg
+    report = (fakes.path / "res" / "report.md").read_text()
+    assert "| frame ms/f | decode ms/f | encode ms/f | peak RSS | fast path | valid |" in report
+    assert "- fake-unchecked-w1-libx264:medium:23-tiny: fast path off: nothing in this clip" in report
+    assert "## Where the CPU goes" in report
+
+
 def test_invalid_output_fails_its_case_and_never_wins(fakes: pytest.Pytester) -> None:
     result = fakes.runpytest(
         *FAST, "--renderbench-renderers=fake-wrong,fake-slow", "--renderbench-workers=1",

@@ -11,6 +11,7 @@ import pytest
 from harness import report
 from harness.plot import cpu_bound_limit, write_plots
 from harness.results import ResultsError, fill_speedups, latest_saved, load_run
+from harness.runner import fast_path_state
 from impls.model.results import Row
 
 ENC = "libx264:medium:23"
@@ -147,3 +148,64 @@ def test_latest_saved(tmp_path: Path) -> None:
     for name in ("0001_a.json", "0010_b.json", "0002_c.json", "notes.json"):
         (folder / name).write_text("{}")
     assert latest_saved(tmp_path, folder.name) == folder / "0010_b.json"
+
+
+# A run with the CPU split and the fast path: 300 frames each.
+SPLIT_ROWS = fill_speedups(
+    [
+        row("baseline", 1, 5.0, cpu_util=0.55, cpu_split={"frame": 90.0, "decode": 3.0, "encode": 27.0, "other": 0.3}),
+        row("pipe", 2, 9.0, cpu_util=0.97, fast_path="on",
+            cpu_split={"frame": 36.0, "decode": 3.0, "encode": 30.0, "other": 0.3}),
+        row("chunk", 2, 8.0, cpu_util=0.96, fast_path="off: turned off (option fast_path=False)",
+            cpu_split={"frame": 90.0, "decode": 3.0, "encode": 24.0, "other": 0.0}),
+    ]
+)  # fmt: skip
+
+
+def test_report_shows_the_fast_path_and_the_cpu_split() -> None:
+    text = report.markdown(SPLIT_ROWS)
+    assert (
+        "| renderer | workers | encoder | workload | fps | x ref | CPU % | frame ms/f | decode ms/f | encode ms/f "
+        "| peak RSS | fast path | valid |"
+    ) in text  # no "other ms/f": no case spent 5 % of its CPU there
+    assert "| pipe | 2 | libx264:medium:23 | slideshow | 9.00 | 1.80x | 97 | 120.0 | 10.0 | 100.0 | 1.5 GiB | on | yes |" in text
+    assert "| chunk | 2 | libx264:medium:23 | slideshow | 8.00 | 1.60x | 96 | 300.0 | 10.0 | 80.0 | 1.5 GiB | off | yes |" in text
+    assert "| baseline | 1 | libx264:medium:23 | slideshow | 5.00 | 1.00x | 55 | 300.0 | 10.0 | 90.0 | 1.5 GiB | - | yes |" in text
+    assert "- chunk-w2-libx264:medium:23-slideshow: fast path off: turned off (option fast_path=False)" in text
+    assert "## Where the CPU goes" in text
+    assert (
+        "- slideshow (full, libx264:medium:23), pipe with 2 workers: CPU per frame 120.0 ms making frames "
+        "(52 %), 10.0 ms decoding (4 %), 100.0 ms encoding (43 %), 1.0 ms other (0 %); 97 % of all cores "
+        "busy; lever: the composition: making its frames costs most"
+    ) in text
+    lines = report.format_table(SPLIT_ROWS)
+    assert lines[0].split()[9:18] == ["frame", "ms/f", "decode", "ms/f", "encode", "ms/f", "peak", "RSS", "fast"]
+
+
+def test_the_lever() -> None:
+    pipe, baseline = SPLIT_ROWS[1], SPLIT_ROWS[0]
+    assert report.lever(baseline).startswith("the cores: 55 % of them were busy")
+    encode_bound = replace(pipe, cpu_split={"frame": 10.0, "decode": 1.0, "encode": 50.0})
+    assert report.lever(encode_bound).startswith("the encoder")
+    assert report.lever(replace(pipe, cpu_split={"frame": 5.0, "decode": 40.0, "encode": 20.0})).startswith("the source media")
+    assert report.lever(replace(pipe, cpu_split={})) == ""
+
+
+def test_other_column_only_where_it_matters() -> None:
+    unnamed = replace(SPLIT_ROWS[1], cpu_split={"frame": 36.0, "decode": 0.0, "encode": 30.0, "other": 6.0})
+    assert "other ms/f" in report.format_table([unnamed])[0]
+    assert "other ms/f" not in report.format_table(SPLIT_ROWS)[0]
+
+
+def test_rows_without_the_split_hide_its_columns_and_round_trip(tmp_path: Path) -> None:
+    header = report.format_table(ROWS)[0]
+    assert "ms/f" not in header and "fast path" not in header
+    run = load_run(saved(tmp_path, SPLIT_ROWS))
+    assert [(r.cpu_split, r.fast_path) for r in run.rows] == [(r.cpu_split, r.fast_path) for r in SPLIT_ROWS]
+
+
+def test_fast_path_state_of_a_render() -> None:
+    assert fast_path_state({"fast_path": {"enabled": True, "checked_frames": [1, 2]}}) == "on"
+    off = {"fast_path": {"enabled": False, "reason": "frame 3 differs from MoviePy's: 2 values differ"}}
+    assert fast_path_state(off) == "off: frame 3 differs from MoviePy's: 2 values differ"
+    assert fast_path_state({"workers": 1}) is None  # the baseline, Manim: no fast path

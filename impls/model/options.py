@@ -3,8 +3,8 @@
 ``job.options`` is a mapping (from Python or ``--option KEY=VALUE``); :meth:`Options.from_mapping`
 turns it into the renderer's dataclass, refusing an unknown key with the list of known ones and
 a value of the wrong kind with a message naming the option, the same way for every renderer.
-A field declares its kind with :func:`integer`, :func:`choice`, :func:`flag`, :func:`text` or
-:func:`directory`; ``None`` (given or by default) means "the renderer decides".
+A field declares its kind with :func:`integer`, :func:`choice`, :func:`flag`, :func:`boolean`,
+:func:`text` or :func:`directory`; ``None`` (given or by default) means "the renderer decides".
 """
 
 from __future__ import annotations
@@ -64,6 +64,12 @@ def _choice(allowed: tuple[str, ...], name: str, value: Any) -> str:
     return str(value)
 
 
+def _boolean(name: str, value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise InvalidJob(f"option {name!r} must be true or false, got {value!r}")
+    return value
+
+
 def _directory(name: str, value: Any) -> str:
     if not Path(value).is_dir():
         raise InvalidJob(
@@ -85,6 +91,11 @@ def choice(allowed: tuple[str, ...], default: str | None = None) -> Any:
 def flag(default: bool = False) -> Any:
     """On or off (any value is taken for its truth)."""
     return _field(default, lambda name, value: bool(value))
+
+
+def boolean(default: bool) -> Any:
+    """True or false, and nothing else (``1`` or ``"no"`` is refused: a typo must not flip it)."""
+    return _field(default, _boolean)
 
 
 def text(default: str | None = None) -> Any:

@@ -51,6 +51,11 @@ class Row:
     # encoder, timed in the same session; None elsewhere.
     encode_limit_fps: float | None = None
     encode_limit_fraction: float | None = None  # fps / encode_limit_fps
+    # Where the CPU went: CPU-seconds by role (frame, decode, encode, other: see
+    # harness.measure), each the median over rounds; empty where it was not measured.
+    cpu_split: Mapping[str, float] = field(default_factory=dict)
+    # MoviePy's fast path in the workers: "on", "off: <why>", None where the renderer has none.
+    fast_path: str | None = None
     # Not saved in extra_info: where the row was read from.
     name: str = ""  # the test's name in pytest-benchmark's JSON
     path: Path | None = None  # the saved file
@@ -123,6 +128,8 @@ _READ_TYPE: dict[str, Any] = {
 }
 _READ: dict[str, Any] = {
     "stages": lambda v: {str(k): float(s) for k, s in v.items()},
+    "cpu_split": lambda v: {str(k): float(s) for k, s in v.items()},
+    "fast_path": str,
     "valid": lambda v: v is True,
     "machine": lambda v: v if isinstance(v, Mapping) else {},
 }

@@ -22,6 +22,14 @@ Options (``job.options``):
   private directory of their worker), which are written to the scratch directory here.
 - ``start_method``: see :class:`~impls.moviepy.shell.ClipOptions`.
 
+The encoder's ``threads``: every chunk's ffmpeg runs beside the other workers and their
+ffmpegs, and x264 by default starts about 1.5 threads per core of the machine, each holding
+frames of its own. Unless ``EncoderSpec.threads`` is set, each encoder gets a fair share of the
+cores (cores // workers, at least 1; ``info["encoder_threads"]``) where the executor's workers
+share this machine's cores (:attr:`~impls.runtime.executor.Capabilities.shares_cores`); workers
+elsewhere keep the encoder's default (their machines' cores are not known here). Threads
+change x264's bitstream, never what a lossless encode decodes to.
+
 Workers on other machines build the clip from the :class:`~impls.model.protocol.ClipSource`
 factory themselves, so the factory's module (and whatever files it reads) must be importable
 (readable) on every one of them.
@@ -40,9 +48,11 @@ from impls.errors import RenderFailed
 from impls.ffmpeg.files import writing
 from impls.ffmpeg.operations import concat
 from impls.model.options import directory, integer
+from impls.model.protocol import EncoderSpec
 from impls.moviepy.shell import ClipOptions, ClipRender, ClipRenderer
 from impls.moviepy.worker import Segment, render_segment
 from impls.runtime.dispatch import Task
+from impls.runtime.executor import Capabilities, usable_cores
 
 CHUNKS_PER_WORKER = 3
 MIN_CHUNK_FRAMES = 40
@@ -51,6 +61,16 @@ MIN_CHUNK_FRAMES = 40
 def default_chunks(frames: int, workers: int) -> int:
     wanted = min(CHUNKS_PER_WORKER * workers, frames // MIN_CHUNK_FRAMES)
     return max(1, min(frames, max(workers, wanted)))
+
+
+def encoder_threads(encoder: EncoderSpec, workers: int, capabilities: Capabilities) -> int | None:
+    """Threads for each chunk's encoder: the user's, else a fair share of this machine's cores
+    where the workers share them, else None (the encoder's default)."""
+    if encoder.threads is not None:
+        return encoder.threads
+    if not capabilities.shares_cores:
+        return None
+    return max(1, usable_cores() // workers)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,14 +90,17 @@ class Chunk:
         ranges = render.timeline.split(render.options.chunks or default_chunks(frames, render.workers))
         render.info["chunks"] = len(ranges)
         suffix = render.job.output.suffix
+        threads = encoder_threads(render.job.encoder, render.workers, render.executor.capabilities)
+        render.info["encoder_threads"] = threads
+        encoder = dataclasses.replace(render.job.encoder, threads=threads)
         with _segment_dir(render) as (directory, target):
 
             def tasks() -> Iterator[Task[Segment]]:
                 for number, part in enumerate(ranges):
                     label = f"chunk {number} (frames {part.start}..{part.stop - 1})"
                     args = (
-                        render.source, part, render.job.encoder, render.timeline.rate, target,
-                        suffix, render.executor.worker_scratch,
+                        render.source, part, encoder, render.timeline.rate, target, suffix,
+                        render.executor.worker_scratch,
                     )  # fmt: skip
                     yield Task(label, render_segment, args, frames=len(part))
 

@@ -122,16 +122,17 @@ class Pipe:
         window = options.window(render.workers)
         transport = options.transport_for(render.executor.capabilities)
         render.info.update(max_inflight=window, transport=transport)
-        size = source.frame_bytes
+        size = render.source.frame_bytes
         if transport == "jpeg":
             render.info.update(lossy_transport=True, jpeg_quality=options.jpeg_quality)
             fmt: RawFormat | PipedImages = PipedImages(render.timeline.rate)
         else:
-            fmt = source.raw_format(render.timeline.rate)
+            fmt = render.source.raw_format(render.timeline.rate)
         with contextlib.ExitStack() as stack:
             block = stack.enter_context(_shared_block(size * window)) if transport == "shm" else None
 
             def tasks() -> Iterator[Task[Any]]:
+                source = render.source  # read once the dispatcher has run the fast path's check
                 for index in range(render.timeline.frames):
                     label = f"frame {index}"
                     if block is not None:

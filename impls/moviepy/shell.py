@@ -21,6 +21,13 @@ frames for that reason (it costs a small fraction of the frames' time). An execu
 ahead starts its workers while this process builds the clip, but each worker builds its own
 clip only with its first task, after this process's copy is gone. A clip object is the
 caller's: this process reads it and lets it go, but never closes it.
+
+The fast path (:mod:`impls.moviepy.fastpath`, option ``fast_path``, on by default): this
+process chooses the frames to check from its copy of the clip (by the paths they take,
+transitions first); the render's first dispatcher has the workers make them both ways, split
+between them, before any frame task (each worker builds its clip in that task, as it would in
+its first frame task). The frame tasks then carry the verdict in their :class:`FrameSource`,
+and ``info["fast_path"]`` says it.
 """
 
 from __future__ import annotations
@@ -41,7 +48,7 @@ from impls.ffmpeg.files import atomic_output, cut_short, disk_full, scratch_dir,
 from impls.ffmpeg.operations import mux_audio
 from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.tools import ffmpeg_binary
-from impls.model.options import Options, choice, text
+from impls.model.options import Options, boolean, choice, integer, text
 from impls.model.protocol import ClipObject, ClipSource, EncoderSpec, MoviePySource, RenderJob
 from impls.model.protocol import RenderResult, Source, Stages
 from impls.model.timeline import Timeline
@@ -51,8 +58,8 @@ from impls.moviepy.clip_transfer import supply
 from impls.moviepy.color_clips import lean_color_clips
 from impls.moviepy.preflight import prepare_clip_job
 from impls.moviepy.readers import guarded
-from impls.moviepy.worker import WORKER_MODULES, FrameSource, forget_clip
-from impls.runtime.dispatch import Dispatcher
+from impls.moviepy.worker import WORKER_MODULES, FrameSource, check_fast_path, forget_clip
+from impls.runtime.dispatch import Dispatcher, Task
 from impls.runtime.executor import (
     Capabilities,
     Executor,
@@ -66,6 +73,10 @@ if TYPE_CHECKING:
     from moviepy import VideoClip
 
 
+#: Frames the fast path is checked on before a render trusts it (option ``fast_path_samples``).
+FAST_PATH_SAMPLES = 4
+
+
 @dataclasses.dataclass(frozen=True)
 class ClipOptions(Options):
     """Options every parallel MoviePy renderer takes, and the checks a renderer's own add."""
@@ -75,6 +86,11 @@ class ClipOptions(Options):
     #: A clip object's payload compressed with zlib always ("zlib") or never ("none"); by
     #: default when that saves a fifth of it (:mod:`impls.moviepy.clip_pickle`).
     clip_compression: str | None = choice(COMPRESSIONS)
+    #: Frames made by the fast path (:mod:`impls.moviepy.fastpath`) once the workers found it
+    #: equal to MoviePy on sampled frames; false: every frame by MoviePy's own code.
+    fast_path: bool = boolean(True)
+    #: Frames checked both ways before the fast path is trusted.
+    fast_path_samples: int = integer(FAST_PATH_SAMPLES)
 
     def check(self, encoder: EncoderSpec, executor: str, capabilities: Capabilities) -> None:
         """Refuse, before anything starts, what the encoder or the executor cannot do."""
@@ -102,6 +118,7 @@ class ClipRender(Generic[O]):
     info: dict[str, Any] = dataclasses.field(default_factory=dict)
     retries: int = 0
     failures: dict[str, str] = dataclasses.field(default_factory=dict)
+    fast_check: tuple[int, ...] = ()  # frames the fast path is to be checked on, still to do
 
     @contextlib.contextmanager
     def dispatcher(self, window: int, *, ordered: bool = False) -> Iterator[Dispatcher[Any]]:
@@ -113,10 +130,31 @@ class ClipRender(Generic[O]):
         )  # fmt: skip
         try:
             with dispatch:
+                if self.fast_check:
+                    self._check_fast_path(dispatch)
                 yield dispatch
         finally:
             self.retries += dispatch.retried
             self.failures.update(dispatch.failures)
+
+    def _check_fast_path(self, dispatch: Dispatcher[Any]) -> None:
+        """Run the fast path's check on the workers; turn it on for the frames if it passed."""
+        from impls.moviepy.fastpath import split, verdict
+
+        frames, self.fast_check = self.fast_check, ()
+        tasks = (
+            Task(f"fast path check of frames {list(part)}", check_fast_path, (self.source, part))
+            for part in split(frames, self.workers)
+        )
+        checked: list[Any] = []
+        started = time.perf_counter()
+        with self.stages.timed("fast_path_check"):
+            for _, result in dispatch.run(tasks):
+                checked += result
+        seconds = round(time.perf_counter() - started, 3)
+        self.info["fast_path"] = {**verdict(checked), "check_s": seconds}
+        if self.info["fast_path"]["enabled"]:
+            self.source = dataclasses.replace(self.source, fast_path=True)
 
 
 class ClipPipeline(Protocol[O]):
@@ -171,6 +209,7 @@ class ClipRenderer(Generic[O]):
             parent = _ParentClip(clip, job.source)
             try:
                 width, height = (int(v) for v in clip.size)
+                fast_check, fast_info = _plan_fast_path(clip, timeline, options)
                 del clip  # from here on only the holder has it, so that release() frees it
                 try:
                     with scratch_dir(f"renderbench-{self.name}-") as scratch:
@@ -178,7 +217,8 @@ class ClipRenderer(Generic[O]):
                         source = FrameSource(recipe, job.fps, job.encoder.has_alpha, width, height)
                         render = ClipRender(
                             job, self.name, options, timeline, workers, source, scratch, executor,
-                            info={"workers": workers, "executor": job.executor},
+                            info={"workers": workers, "executor": job.executor, **fast_info},
+                            fast_check=fast_check,
                         )  # fmt: skip
                         result = self._render(render, parent, started)
                         clips.report(result, executor.report())
@@ -229,6 +269,20 @@ class ClipRenderer(Generic[O]):
             failures=render.failures,
             info={**render.info, "audio": audio_path is not None, "ffmpeg": ffmpeg_binary()},
         )  # fmt: skip
+
+
+def _plan_fast_path(
+    clip: VideoClip, timeline: Timeline, options: ClipOptions
+) -> tuple[tuple[int, ...], dict[str, Any]]:
+    """The frames to check the fast path on, or why it is off (as ``info["fast_path"]``)."""
+    if not options.fast_path:
+        return (), {"fast_path": {"enabled": False, "reason": "turned off (option fast_path=False)"}}
+    from impls.moviepy.fastpath import frames_to_check
+
+    frames, reason = frames_to_check(clip, timeline, options.fast_path_samples)
+    if reason is not None:
+        return (), {"fast_path": {"enabled": False, "reason": reason}}
+    return frames, {}
 
 
 class _ParentClip:

@@ -9,8 +9,10 @@ factory, :class:`~impls.moviepy.clip_transfer.PickledClip` loads the caller's cl
 another kind of recipe needs only those two members.
 
 Frames come from :mod:`impls.model.timeline` only (same times and conversion as MoviePy's
-``iter_frames``); the clip's mask is computed only when the encoder keeps alpha. An exception in
-user code becomes :class:`FrameFailed` naming the frame, its time and the worker's traceback;
+``iter_frames``); the clip's mask is computed only when the encoder keeps alpha. With
+``FrameSource.fast_path`` they are made by :mod:`impls.moviepy.fastpath` (the same bytes, less
+work), which the render turns on once :func:`check_fast_path` found its sampled frames equal to
+MoviePy's. An exception in user code becomes :class:`FrameFailed` naming the frame, its time and the worker's traceback;
 any other failure in a task becomes :class:`RenderFailed` with the traceback as text. Both
 pickle, so the parent re-raises them as they are.
 """
@@ -48,6 +50,8 @@ if TYPE_CHECKING:
     from multiprocessing.shared_memory import SharedMemory
 
     from moviepy import VideoClip
+
+    from impls.moviepy.fastpath import Checked, FastFrames
 
 Frame = np.ndarray[Any, np.dtype[np.uint8]]
 
@@ -87,13 +91,17 @@ class FactoryClip:
 
 @dataclass(frozen=True)
 class FrameSource:
-    """What a worker needs to compute frames: the clip's recipe and how frames are read."""
+    """What a worker needs to compute frames: the clip's recipe and how frames are read.
+
+    ``fast_path``: frames are made by :mod:`impls.moviepy.fastpath`.
+    """
 
     recipe: ClipRecipe
     fps: Fraction | None
     alpha: bool
     width: int
     height: int
+    fast_path: bool = False
 
     @property
     def channels(self) -> int:
@@ -110,6 +118,7 @@ class FrameSource:
 
 
 _clips: collections.OrderedDict[str, tuple[VideoClip, Timeline]] = collections.OrderedDict()
+_fast: dict[str, FastFrames] = {}  # by token, for the clips in _clips
 _shared: collections.OrderedDict[str, SharedMemory] = collections.OrderedDict()
 
 
@@ -146,15 +155,28 @@ def clip_for(source: FrameSource) -> tuple[VideoClip, Timeline]:
     timeline = Timeline.for_clip(clip, source.fps)
     _clips[token] = (clip, timeline)
     while len(_clips) > _CACHE_SIZE:
-        _, (old, _) = _clips.popitem(last=False)
+        old_token, (old, _) = _clips.popitem(last=False)
+        _fast.pop(old_token, None)
         with contextlib.suppress(Exception):
             old.close()
     return clip, timeline
 
 
+def fast_frames_for(source: FrameSource) -> FastFrames:
+    """This process's fast path for ``source``'s clip, planned on first use."""
+    clip, _ = clip_for(source)
+    fast = _fast.get(source.recipe.token)
+    if fast is None:
+        from impls.moviepy.fastpath import FastFrames
+
+        fast = _fast[source.recipe.token] = FastFrames(clip)
+    return fast
+
+
 def forget_clip(token: str) -> None:
     """Drop this process's clip of the render ``token`` (a worker that outlives the render)."""
     cached = _clips.pop(token, None)
+    _fast.pop(token, None)
     if cached is not None:
         with contextlib.suppress(Exception):
             cached[0].close()
@@ -163,10 +185,20 @@ def forget_clip(token: str) -> None:
 def frame(source: FrameSource, index: int) -> Frame:
     """Frame ``index`` as HxWx3 (or x4 with alpha) uint8, C-contiguous."""
     clip, timeline = clip_for(source)
+    fast = fast_frames_for(source) if source.fast_path else None
+    return _make_frame(source, clip, timeline, index, fast)
+
+
+def _make_frame(
+    source: FrameSource, clip: VideoClip, timeline: Timeline, index: int, fast: FastFrames | None
+) -> Frame:
     t = timeline.time(index)
     try:
         with guarded():
-            image = frame_rgba(clip, t) if source.alpha else frame_rgb(clip, t)
+            if fast is not None:
+                image = fast.rgba(t) if source.alpha else fast.rgb(t)
+            else:
+                image = frame_rgba(clip, t) if source.alpha else frame_rgb(clip, t)
     except SourceReadFailed as exc:
         # A reader of this clip is dead: the retry builds the clip, and its readers, anew.
         forget_clip(source.recipe.token)
@@ -188,6 +220,30 @@ def frame(source: FrameSource, index: int) -> Frame:
 
 # ---------------------------------------------------------------------------------------------
 # Tasks (module-level functions: they are pickled by reference)
+
+
+def check_fast_path(source: FrameSource, indices: tuple[int, ...]) -> list[Checked]:
+    """Make frames ``indices`` both by MoviePy and by the fast path and compare their bytes.
+
+    MoviePy's frame is made first, exactly as :func:`frame` makes it without the fast path (so
+    an error in the user's code is a :class:`FrameFailed`, as it would be when rendering).
+    """
+    from impls.moviepy.fastpath import Checked, difference
+
+    clip, timeline = clip_for(source)
+    fast = fast_frames_for(source)
+    checked = []
+    for index in indices:
+        expected = _make_frame(source, clip, timeline, index, None)
+        before = fast.fallbacks
+        try:
+            got = _make_frame(source, clip, timeline, index, fast)
+        except FrameFailed as exc:  # MoviePy made the frame a moment ago: the fast path's fault
+            checked.append(Checked(index, f"the fast path failed: {exc}", fallback=True))
+            continue
+        with _task(f"comparing frame {index}"):
+            checked.append(Checked(index, difference(expected, got), fast.fallbacks > before))
+    return checked
 
 
 def _attach(name: str) -> SharedMemory:

@@ -233,8 +233,9 @@ class DaskExecutor:
             )
         if address is None:  # a private cluster: its workers end with it
             self.capabilities = replace(
-                self.capabilities, forgets=Forgetting.WITH_PROCESSES, kills=Killing.PROCESS_TREES
-            )
+                self.capabilities, forgets=Forgetting.WITH_PROCESSES, kills=Killing.PROCESS_TREES,
+                shares_cores=True,
+            )  # fmt: skip
         self.address = address
         self.security = settings.security
         self.workers = settings.workers

@@ -57,6 +57,9 @@ class Capabilities:
     opens_ahead: bool
     forgets: Forgetting
     kills: Killing
+    #: Workers run on this machine, sharing its cores with this process and with each other
+    #: (a render may then divide the cores among them). False where that is not known.
+    shares_cores: bool = False
 
 
 class WorkerPool(Protocol):

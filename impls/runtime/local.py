@@ -81,6 +81,7 @@ class LocalExecutor:
     capabilities = Capabilities(
         remote=False, shares_memory=True, shares_filesystem=True, reschedules_lost_work=False,
         opens_ahead=False, forgets=Forgetting.WITH_PROCESSES, kills=Killing.PROCESS_TREES,
+        shares_cores=True,
     )  # fmt: skip
 
     def __init__(self, settings: Settings) -> None:
