@@ -3,7 +3,7 @@
 Every fake writes ffmpeg's ``testsrc2`` pattern with the frame count, size and rate the tiny
 ``frame_index`` source asks for, so a fake's output passes real validation against another
 fake's (the same frames through the same encoder). ``drop`` writes fewer frames: an invalid
-output. ``delay`` stands in for rendering work, so speedups are predictable.
+output. ``delay`` stands in for rendering work, so speedups are predictable. ``broken`` raises.
 """
 
 from __future__ import annotations
@@ -26,10 +26,14 @@ TINY = ClipSource(FRAME_INDEX, {"width": 64, "height": 48, "fps": 24, "duration"
 
 
 class FakeRenderer:
-    def __init__(self, name: str, delay: float = 0.0, drop: int = 0, manim: bool = False, unavailable: str | None = None) -> None:
+    def __init__(
+        self, name: str, delay: float = 0.0, drop: int = 0, manim: bool = False, unavailable: str | None = None,
+        broken: bool = False,
+    ) -> None:  # fmt: skip
         self.name = name
         self.delay = delay
         self.drop = drop
+        self.broken = broken
         self.manim = manim
         self.unavailable = unavailable
 
@@ -41,6 +45,8 @@ class FakeRenderer:
 
     def render(self, job: RenderJob) -> RenderResult:
         assert isinstance(job.source, ClipSource)
+        if self.broken:
+            raise RuntimeError(f"{self.name} breaks on purpose")
         kwargs = job.source.kwargs
         rate = Fraction(kwargs["fps"])
         frames = int(kwargs["duration"] * kwargs["fps"]) - self.drop
@@ -69,6 +75,7 @@ FAKES = (
     FakeRenderer("fake-wrong", delay=0.0, drop=1),
     FakeRenderer("fake-manim", manim=True),
     FakeRenderer("fake-gpu", unavailable="needs a GPU this machine lacks"),
+    FakeRenderer("fake-broken", broken=True),
 )
 
 
