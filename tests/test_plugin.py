@@ -14,6 +14,10 @@ from typing import Any
 
 import pytest
 
+# Runs in this process drop the modules they import when they end, but the executor registry
+# keeps the executor classes it loaded: load the local one here, so that every run shares one
+# copy of it (a forkserver worker's function is pickled by its module's name).
+import impls.runtime.local  # noqa: F401
 from impls.model.results import Row
 
 pytest_plugins = ["pytester"]
