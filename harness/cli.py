@@ -3,6 +3,7 @@
     renderbench run [--preset full] [--workers 1,2] [...] [-- PYTEST ARGS]
     renderbench report [JSON ...] [--results-dir DIR] [--no-plots]
     renderbench compare BEFORE.json AFTER.json [--max-fps-drop PERCENT] [--significance ALPHA]
+    renderbench history [STORAGE ...] -o DIR
 
 ``run`` is pytest on the packaged benchmark (:mod:`harness.suite`) with the plugin's options,
 ``--benchmark-json DIR/benchmark.json`` and ``--benchmark-autosave`` into ``DIR/history``; its
@@ -35,7 +36,7 @@ from harness.options import (
 #: Modules that add a subcommand: each has ``add_parser(subparsers)``, which calls
 #: ``subparsers.add_parser(name, ...)`` and ``set_defaults(func=handler)`` with
 #: ``handler(args) -> int``. To add a command, add its module here (one line).
-COMMAND_MODULES: tuple[str, ...] = ("harness.render_cli",)
+COMMAND_MODULES: tuple[str, ...] = ("harness.render_cli", "harness.history")
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 

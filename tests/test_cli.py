@@ -14,7 +14,7 @@ from harness.results import load_run
 def test_subcommands_and_run_arguments() -> None:
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert commands is not None and list(commands) == ["run", "report", "compare", "render"]
+    assert commands is not None and list(commands) == ["run", "report", "compare", "render", "history"]
     args = parser.parse_args(["run", "--preset", "smoke", "--workers", "1,2", "--min-speedup", "chunk=1.2",
                               "--results-dir", "out", "--", "-x", "-k", "chunk"])  # fmt: skip
     assert pytest_args(args) == [
