@@ -99,6 +99,12 @@ MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
         f"{GATE_ROUNDS} when an fps gate is set (its verdict needs the spread of several rounds).",
     ),
     OptionSpec(
+        "warmup", "N", "0",
+        "Untimed renders of each case before its first timed round, so that what a process pays "
+        "once (imports, starting the worker processes, files cached on first use) stays out of "
+        "the timed rounds; worth it where a render lasts seconds.",
+    ),
+    OptionSpec(
         "interleave", "on|off", "on",
         "With several rounds, run round 1 of every case (its reference first), then round 2, ... "
         "so that a machine slowing down or speeding up meets every case alike; 'off' runs each "
@@ -245,6 +251,7 @@ class Settings:
     min_speedup: tuple[SpeedupRule, ...]
     max_fps_drop: float | None
     compare: str | None  # "latest" or a path
+    warmup: int = 0
     interleave: bool = True
     significance: float = 0.05
     inconclusive_fails: bool = True
@@ -373,10 +380,20 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
         workloads=workloads, preset=preset, executors=executors, rounds=rounds, lossless=lossless,
         results_dir=Path(text("results-dir") or "results"),
         min_speedup=min_speedup, max_fps_drop=max_fps_drop, compare=compare,
-        interleave=parse_switch("interleave", text("interleave")),
+        warmup=parse_warmup(text("warmup")), interleave=parse_switch("interleave", text("interleave")),
         significance=parse_significance(text("significance")),
         inconclusive_fails=parse_inconclusive(text("inconclusive")),
     )  # fmt: skip
+
+
+def parse_warmup(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise OptionError(f"warmup: {text!r} is not an integer") from None
+    if value < 0:
+        raise OptionError(f"warmup: {value} must be >= 0")
+    return value
 
 
 _SWITCH = {"on": True, "yes": True, "true": True, "1": True, "off": False, "no": False, "false": False, "0": False}

@@ -112,6 +112,7 @@ class CaseRunner:
     invalid_dir: Callable[[], Path]
     machine: Callable[[], dict[str, Any]]
     encode_limit: Callable[[Case], EncodeLimit | None] = lambda case: None
+    warmup: int = 0  # untimed renders before a case's first round
 
     def _job(self, case: Case, output: Path) -> RenderJob:
         assert case.source is not None
@@ -123,6 +124,7 @@ class CaseRunner:
     def run_round(self, case: Case, number: int, benchmark: Any) -> tuple[Round, ValidationReport]:
         """Time round ``number`` of ``case`` and validate its output; ``benchmark`` is pytest-benchmark's fixture.
 
+        Round 1 is preceded by ``warmup`` untimed renders of the case, their outputs discarded.
         Render errors propagate (the test errors; for a reference case without a valid output
         yet, the reference is marked failed). The first valid output of a reference case
         becomes its group's reference output; other valid outputs are deleted at once
@@ -148,6 +150,11 @@ class CaseRunner:
             done.append(Round(output, job, result, monitor.usage))
 
         try:
+            if number == 1:
+                # What a process pays once (imports, the workers' forkserver, cached inputs)
+                # would otherwise land in round 1 of whichever case comes first.
+                for _ in range(self.warmup):
+                    renderer.render(self._job(case, path))
             benchmark.pedantic(render, setup=setup, rounds=1, iterations=1)
         except Exception as exc:
             if case.is_reference:

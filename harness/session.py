@@ -102,7 +102,7 @@ class RenderbenchSession:
         )
         self.runner = CaseRunner(
             self.references, self.renderers.get, self.workdir, self.invalid_dir, machine_facts,
-            encode_limit=self.limits.for_case,
+            encode_limit=self.limits.for_case, warmup=settings.warmup,
         )  # fmt: skip
         self.previous: Run | None = None
         self._load_previous()
@@ -335,10 +335,9 @@ class RenderbenchSession:
 
     @property
     def _rounds_words(self) -> str:
-        rounds = self.settings.rounds
-        if rounds == 1:
-            return "1 round"
-        return f"{rounds} {'interleaved' if self.settings.interleave else 'back-to-back'} rounds"
+        s = self.settings
+        words = "1 round" if s.rounds == 1 else f"{s.rounds} {'interleaved' if s.interleave else 'back-to-back'} rounds"
+        return words if not s.warmup else f"{words} after {s.warmup} warm-up render{'s' if s.warmup > 1 else ''}"
 
     def _gate_headings(self) -> tuple[str | None, str | None]:
         s = self.settings
@@ -405,6 +404,7 @@ class RenderbenchSession:
         }
         output_json["renderbench"] = {
             "rounds": s.rounds,
+            "warmup": s.warmup,
             "interleaved": s.interleave and s.rounds > 1,
             "significance": s.significance,
             "inconclusive": "fail" if s.inconclusive_fails else "pass",

@@ -4,6 +4,7 @@ Every fake writes ffmpeg's ``testsrc2`` pattern with the frame count, size and r
 ``frame_index`` source asks for, so a fake's output passes real validation against another
 fake's (the same frames through the same encoder). ``drop`` writes fewer frames: an invalid
 output. ``delay`` stands in for rendering work, so speedups are predictable. ``broken`` raises.
+``renders`` counts a fake's renders.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class FakeRenderer:
         self.broken = broken
         self.manim = manim
         self.unavailable = unavailable
+        self.renders = 0
 
     def unavailable_reason(self) -> str | None:
         return self.unavailable
@@ -45,6 +47,7 @@ class FakeRenderer:
 
     def render(self, job: RenderJob) -> RenderResult:
         assert isinstance(job.source, ClipSource)
+        self.renders += 1
         if self.broken:
             raise RuntimeError(f"{self.name} breaks on purpose")
         kwargs = job.source.kwargs

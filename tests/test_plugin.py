@@ -19,6 +19,7 @@ import pytest
 # copy of it (a forkserver worker's function is pickled by its module's name).
 import impls.runtime.local  # noqa: F401
 from impls.model.results import Row
+from tests import plugin_fakes
 
 pytest_plugins = ["pytester"]
 
@@ -95,6 +96,7 @@ def test_help_shows_every_option_with_its_default(pytester: pytest.Pytester) -> 
             "*--renderbench-preset=NAME*",
             "*--renderbench-executors=NAMES*",
             "*--renderbench-rounds=N*",
+            "*--renderbench-warmup=N*",
             "*--renderbench-interleave=on|off*",
             "*--renderbench-lossless*",
             "*--renderbench-results-dir=DIR*",
@@ -358,6 +360,22 @@ def test_rounds_are_interleaved_and_folded_into_one_benchmark_per_case(quick_fak
     assert block["interleaved"] is True and block["rounds"] == 3 and block["verdicts"] == []
     (paired,) = block["paired_speedups"].values()
     assert len(paired) == 3 and min(paired) > 1.5  # fake sleeps 0.02 s where fake-ref sleeps 0.4 s
+
+
+def test_warm_up_renders_come_before_the_first_round_untimed(quick_fakes: pytest.Pytester) -> None:
+    fake = next(f for f in plugin_fakes.FAKES if f.name == "fake")
+    before = fake.renders
+    result = quick_fakes.runpytest(
+        "-p", "no:cacheprovider", "--renderbench-renderers=fake", "--renderbench-workers=1",
+        "--renderbench-rounds=2", "--renderbench-warmup=2", "--benchmark-json=out.json",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["renderbench: preset full, 2 interleaved rounds after 2 warm-up renders, *"])
+    assert fake.renders - before == 4
+    data = _json(quick_fakes.path / "out.json")
+    assert data["renderbench"]["warmup"] == 2
+    for bench in data["benchmarks"]:
+        assert bench["stats"]["rounds"] == 2 and len(bench["extra_info"]["fps_all"]) == 2
 
 
 def test_a_failed_round_skips_the_cases_later_rounds(quick_fakes: pytest.Pytester) -> None:
