@@ -2,12 +2,14 @@
 
     renderbench run [--preset full] [--workers 1,2] [...] [-- PYTEST ARGS]
     renderbench report [JSON ...] [--results-dir DIR] [--no-plots]
-    renderbench compare BEFORE.json AFTER.json [--max-fps-drop PERCENT]
+    renderbench compare BEFORE.json AFTER.json [--max-fps-drop PERCENT] [--significance ALPHA]
+    renderbench history [STORAGE ...] -o DIR
 
 ``run`` is pytest on the packaged benchmark (:mod:`harness.suite`) with the plugin's options,
 ``--benchmark-json DIR/benchmark.json`` and ``--benchmark-autosave`` into ``DIR/history``; its
 exit status is pytest's (non-zero when a case failed or an fps gate did). ``report`` and
-``compare`` exit 2 when a file cannot be read, ``compare`` 1 when fps dropped too far.
+``compare`` exit 2 when a file cannot be read, ``compare`` 1 when fps dropped too far (a
+significant drop, or an inconclusive one unless ``--inconclusive pass``).
 """
 
 from __future__ import annotations
@@ -20,12 +22,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.options import add_gate_options, add_matrix_options, forward_args
+from harness.options import (
+    VERDICT_OPTIONS,
+    OptionError,
+    add_gate_options,
+    add_matrix_options,
+    add_specs,
+    forward_args,
+    parse_inconclusive,
+    parse_significance,
+)
 
 #: Modules that add a subcommand: each has ``add_parser(subparsers)``, which calls
 #: ``subparsers.add_parser(name, ...)`` and ``set_defaults(func=handler)`` with
 #: ``handler(args) -> int``. To add a command, add its module here (one line).
-COMMAND_MODULES: tuple[str, ...] = ("harness.render_cli", "harness.exec_cli", "harness.manim_cli")
+COMMAND_MODULES: tuple[str, ...] = (
+    "harness.render_cli", "harness.exec_cli", "harness.manim_cli", "harness.history",
+)
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -108,13 +121,18 @@ def report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+VERDICT_SPECS = {spec.name: spec for spec in VERDICT_OPTIONS}
+
+
 def compare(args: argparse.Namespace) -> int:
-    from harness import gate
+    from harness import gate, verdicts
     from harness.results import ResultsError
 
     try:
+        alpha = parse_significance(args.significance or VERDICT_SPECS["significance"].default or "")
+        inconclusive_fails = parse_inconclusive(args.inconclusive or VERDICT_SPECS["inconclusive"].default or "")
         before, after = _load([Path(args.before), Path(args.after)])
-    except ResultsError as exc:
+    except (ResultsError, OptionError) as exc:
         print(f"renderbench compare: {exc}", file=sys.stderr)
         return EXIT_USAGE
     for line in gate.compare_lines(after.rows, before.rows):
@@ -123,11 +141,15 @@ def compare(args: argparse.Namespace) -> int:
         print(f"note: different machines - {difference}")
     if args.max_fps_drop is None:
         return EXIT_OK
-    found = gate.check_fps_drop(after.rows, before.rows, args.max_fps_drop)
-    if found:
-        print(f"fps dropped more than {args.max_fps_drop:g} % in {len(found)} case(s):")
-        for regression in found:
-            print(f"  - {regression}")
+    found = verdicts.fps_drop_verdicts(after.rows, before.rows, args.max_fps_drop, alpha)
+    print("")
+    for line in verdicts.fps_drop_table(found):
+        print(line)
+    failing = verdicts.counted_as_failures(found, inconclusive_fails)
+    if failing:
+        print(f"fps dropped more than {args.max_fps_drop:g} % (or may have) in {len(failing)} case(s):")
+        for verdict in failing:
+            print(f"  - {verdict}")
         return EXIT_FAILED
     print(f"no case lost more than {args.max_fps_drop:g} % fps")
     return EXIT_OK
@@ -174,8 +196,9 @@ def build_parser() -> argparse.ArgumentParser:
     compare_parser.add_argument("after", help="the later pytest-benchmark JSON")
     compare_parser.add_argument(
         "--max-fps-drop", type=_percent, default=None, metavar="PERCENT",
-        help="Exit 1 when a case's fps fell by more than PERCENT. Default: off",
+        help="Exit 1 when a case's fps fell by more than PERCENT, significantly. Default: off",
     )  # fmt: skip
+    add_specs(compare_parser.add_argument, VERDICT_OPTIONS, prefix="")
     compare_parser.set_defaults(func=compare)
 
     for name in COMMAND_MODULES:

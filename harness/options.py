@@ -23,6 +23,9 @@ from impls.runtime.executor import executor_names
 PREFIX = "renderbench-"
 INI_PREFIX = "renderbench_"
 PRESETS = ("smoke", "full")
+#: Rounds per case when ``--renderbench-rounds auto`` meets an fps gate: enough for the rank
+#: test to reach p < 0.05 (4 per run) and for a t interval of moderate width (t = 2.78).
+GATE_ROUNDS = 5
 
 AddOption = Callable[..., Any]
 
@@ -92,7 +95,20 @@ MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "rounds", "N", "auto",
-        "Timed rounds per case; 'auto' is 1 with the full preset and 3 with smoke.",
+        f"Timed rounds per case; 'auto' is 1 with the full preset and 3 with smoke, and "
+        f"{GATE_ROUNDS} when an fps gate is set (its verdict needs the spread of several rounds).",
+    ),
+    OptionSpec(
+        "warmup", "N", "0",
+        "Untimed renders of each case before its first timed round, so that what a process pays "
+        "once (imports, starting the worker processes, files cached on first use) stays out of "
+        "the timed rounds; worth it where a render lasts seconds.",
+    ),
+    OptionSpec(
+        "interleave", "on|off", "on",
+        "With several rounds, run round 1 of every case (its reference first), then round 2, ... "
+        "so that a machine slowing down or speeding up meets every case alike; 'off' runs each "
+        "case's rounds back to back.",
     ),
     OptionSpec(
         "lossless", None, None,
@@ -129,10 +145,26 @@ GATE_OPTIONS: tuple[OptionSpec, ...] = (
     ),
 )  # fmt: skip
 
-ALL_OPTIONS: tuple[OptionSpec, ...] = MATRIX_OPTIONS + OUTPUT_OPTIONS + GATE_OPTIONS
+#: Options of the gates' statistics, shared with ``renderbench compare``.
+VERDICT_OPTIONS: tuple[OptionSpec, ...] = (
+    OptionSpec(
+        "significance", "ALPHA", "0.05",
+        "Risk of a wrong verdict the gates accept: the speedup gate's interval is the two-sided "
+        "1-ALPHA confidence interval of the paired per-round speedups, and an fps drop must be "
+        "significant at ALPHA in a two-sided Mann-Whitney U test of the round samples.",
+    ),
+    OptionSpec(
+        "inconclusive", "fail|pass", "fail",
+        "What a verdict that the measured rounds cannot settle does to the session (the summary "
+        "says how many rounds would likely settle it).",
+    ),
+)  # fmt: skip
+
+ALL_OPTIONS: tuple[OptionSpec, ...] = MATRIX_OPTIONS + OUTPUT_OPTIONS + GATE_OPTIONS + VERDICT_OPTIONS
 
 
-def _add(addoption: AddOption, specs: Sequence[OptionSpec], prefix: str) -> None:
+def add_specs(addoption: AddOption, specs: Sequence[OptionSpec], prefix: str = PREFIX) -> None:
+    """Add ``specs`` with ``addoption`` (pytest's or argparse's), names prefixed with ``prefix``."""
     for spec in specs:
         kwargs: dict[str, Any] = {
             "dest": spec.dest(prefix),
@@ -151,17 +183,17 @@ def _add(addoption: AddOption, specs: Sequence[OptionSpec], prefix: str) -> None
 
 def add_matrix_options(addoption: AddOption, prefix: str = PREFIX) -> None:
     """What is benchmarked: renderers x workers x encoders x workloads x executors, rounds."""
-    _add(addoption, MATRIX_OPTIONS, prefix)
+    add_specs(addoption, MATRIX_OPTIONS, prefix)
 
 
 def add_output_options(addoption: AddOption, prefix: str = PREFIX) -> None:
     """Where the report and plots go."""
-    _add(addoption, OUTPUT_OPTIONS, prefix)
+    add_specs(addoption, OUTPUT_OPTIONS, prefix)
 
 
 def add_gate_options(addoption: AddOption, prefix: str = PREFIX) -> None:
-    """The fps gates that fail a session."""
-    _add(addoption, GATE_OPTIONS, prefix)
+    """The fps gates that fail a session, and their statistics."""
+    add_specs(addoption, GATE_OPTIONS + VERDICT_OPTIONS, prefix)
 
 
 def add_ini_options(addini: AddOption) -> None:
@@ -171,7 +203,7 @@ def add_ini_options(addini: AddOption) -> None:
 
 
 def forward_args(
-    values: dict[str, Any], prefix: str = "", specs: Sequence[OptionSpec] = MATRIX_OPTIONS + GATE_OPTIONS
+    values: dict[str, Any], prefix: str = "", specs: Sequence[OptionSpec] = MATRIX_OPTIONS + GATE_OPTIONS + VERDICT_OPTIONS
 ) -> list[str]:
     """pytest arguments (``--renderbench-...``) for the options given in an argparse namespace."""
     args: list[str] = []
@@ -219,6 +251,15 @@ class Settings:
     min_speedup: tuple[SpeedupRule, ...]
     max_fps_drop: float | None
     compare: str | None  # "latest" or a path
+    warmup: int = 0
+    interleave: bool = True
+    significance: float = 0.05
+    inconclusive_fails: bool = True
+
+    @property
+    def confidence(self) -> float:
+        """Level of the speedup gate's confidence interval."""
+        return 1 - self.significance
 
 
 Lookup = Callable[[OptionSpec], Any]
@@ -313,10 +354,7 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
             raise OptionError(f"executors: {executor!r} is not one of {', '.join(executor_names())}")
     if not executors:
         raise OptionError("executors: give at least one executor")
-    rounds_text = text("rounds")
-    rounds = (1 if preset == "full" else 3) if rounds_text == "auto" else _count("rounds", rounds_text, "auto")
-    lossless_value = lookup(by_name["lossless"])
-    lossless = lossless_value in {True, "true", "True", "1", "yes"}
+    min_speedup = parse_min_speedup(text("min-speedup"))
     drop_text = text("max-fps-drop")
     max_fps_drop: float | None = None
     if drop_text:
@@ -326,12 +364,61 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
             raise OptionError(f"max-fps-drop: {drop_text!r} is not a percentage") from None
         if not 0 <= max_fps_drop < 100:
             raise OptionError(f"max-fps-drop: {max_fps_drop} must be between 0 and 100 (percent)")
+    rounds_text = text("rounds")
+    if rounds_text == "auto":
+        rounds = 1 if preset == "full" else 3
+        if min_speedup or max_fps_drop is not None:
+            rounds = max(rounds, GATE_ROUNDS)
+    else:
+        rounds = _count("rounds", rounds_text, "auto")
+    lossless_value = lookup(by_name["lossless"])
+    lossless = lossless_value in {True, "true", "True", "1", "yes"}
     compare = text("compare") or None
     return Settings(
         renderers=renderers, workers=parse_workers(text("workers"), cores),
         encoders=(EncoderSpec.lossless(),) if lossless else parse_encoders(text("encoders")),
         workloads=workloads, preset=preset, executors=executors, rounds=rounds, lossless=lossless,
         results_dir=Path(text("results-dir") or "results"),
-        min_speedup=parse_min_speedup(text("min-speedup")), max_fps_drop=max_fps_drop,
-        compare=compare,
+        min_speedup=min_speedup, max_fps_drop=max_fps_drop, compare=compare,
+        warmup=parse_warmup(text("warmup")), interleave=parse_switch("interleave", text("interleave")),
+        significance=parse_significance(text("significance")),
+        inconclusive_fails=parse_inconclusive(text("inconclusive")),
     )  # fmt: skip
+
+
+def parse_warmup(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise OptionError(f"warmup: {text!r} is not an integer") from None
+    if value < 0:
+        raise OptionError(f"warmup: {value} must be >= 0")
+    return value
+
+
+_SWITCH = {"on": True, "yes": True, "true": True, "1": True, "off": False, "no": False, "false": False, "0": False}
+
+
+def parse_switch(name: str, text: str) -> bool:
+    try:
+        return _SWITCH[text.strip().lower()]
+    except KeyError:
+        raise OptionError(f"{name}: {text!r} is not on or off") from None
+
+
+def parse_significance(text: str) -> float:
+    try:
+        alpha = float(text)
+    except ValueError:
+        raise OptionError(f"significance: {text!r} is not a number") from None
+    if not 0 < alpha < 0.5:
+        raise OptionError(f"significance: {alpha:g} must be between 0 and 0.5 (e.g. 0.05)")
+    return alpha
+
+
+def parse_inconclusive(text: str) -> bool:
+    """True when an inconclusive verdict fails the session."""
+    value = text.strip().lower()
+    if value not in {"fail", "pass"}:
+        raise OptionError(f"inconclusive: {text!r} is not fail or pass")
+    return value == "fail"

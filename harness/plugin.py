@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 import pytest
 
+from harness.live import LiveReporter
 from harness.matrix import Case
 from harness.options import (
     OptionError,
@@ -68,6 +69,11 @@ def pytest_configure(config: pytest.Config) -> None:
     session = RenderbenchSession(config, settings)
     config.stash[SESSION] = session
     config.pluginmanager.register(session, "renderbench-session")
+    terminal = config.pluginmanager.get_plugin("terminalreporter")
+    verbosity = int(config.getoption("verbose"))
+    if terminal is not None and verbosity >= 0 and not session.xdist:  # -q stays quiet
+        # Blocked, like any plugin, with -p no:renderbench-live.
+        config.pluginmanager.register(LiveReporter(session, terminal, verbose=verbosity > 0), "renderbench-live")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -89,16 +95,17 @@ def renderbench_case(request: pytest.FixtureRequest) -> Case:
 
 @pytest.fixture
 def render_and_measure(request: pytest.FixtureRequest, benchmark: object) -> RenderAndMeasure:
-    """Render a case for the configured rounds, measure, validate and record it.
+    """Render the round of a case this test item stands for, measure, validate and record it.
 
-    Returns the case's :class:`~impls.model.results.Row`; raises ``ValidationFailed`` (the test
-    fails) when an output is invalid, after recording it as invalid.
+    Returns the case's :class:`~impls.model.results.Row` from its rounds so far (every round is
+    its own test item, see :mod:`harness.rounds`); raises ``ValidationFailed`` (the test fails)
+    when the round's output is invalid, after recording it as invalid.
     """
     session = request.config.stash[SESSION]
     if session.xdist:
         pytest.skip(XDIST_REASON)
 
     def run(case: Case) -> Row:
-        return session.run(case, benchmark, request.node.nodeid)
+        return session.run(case, benchmark, request.node)
 
     return run

@@ -111,10 +111,15 @@ class References:
             return Made(None, f"{case.reference} failed: {type(exc).__name__}: {exc}")
         return Made(path)
 
-    def record_reference(self, case: Case, path: Path | None, error: str | None = None, psnr: float | None = None) -> None:
-        """The reference case itself ran: its (first valid) output is the group's reference."""
+    def record_reference(self, case: Case, path: Path | None, error: str | None = None, psnr: float | None = None) -> bool:
+        """The reference case itself ran: its (first valid) output is the group's reference.
+
+        True when ``path`` became the reference output (the caller must then keep the file).
+        """
         if case.group not in self._outputs or self._outputs[case.group].path is None:
             self._outputs[case.group] = Made(path, error, psnr)
+            return path is not None
+        return False
 
     def reference_output(self, case: Case) -> Made:
         """The reference output of ``case``'s group; rendered now when its case did not run."""

@@ -159,8 +159,13 @@ def table_cells(rows: Iterable[Row]) -> list[list[str]]:
 def format_table(rows: Iterable[Row]) -> list[str]:
     """The table as aligned text lines (numbers right-aligned)."""
     cells = table_cells(rows)
+    return aligned(cells, {i for i, name in enumerate(cells[0]) if name in NUMERIC_COLUMNS})
+
+
+def aligned(cells: Sequence[Sequence[str]], right: set[int]) -> list[str]:
+    """A header line and rows of cells as text lines: columns padded, those in ``right``
+    right-aligned, a dashed line under the header."""
     widths = [max(len(line[i]) for line in cells) for i in range(len(cells[0]))]
-    right = {i for i, name in enumerate(cells[0]) if name in NUMERIC_COLUMNS}
     lines = []
     for n, line in enumerate(cells):
         parts = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))]

@@ -1,9 +1,11 @@
-"""One case, start to finish: timed rounds through pytest-benchmark, then validation, then the row.
+"""One round of a case: timed through pytest-benchmark, validated, then the case's row so far.
 
-Each round renders to its own file under ``benchmark.pedantic(rounds=N, iterations=1)``, inside
-a :class:`~harness.measure.TreeMonitor`. After the rounds every output is validated; the
-case's ``extra_info`` is written whatever the verdict, and an invalid output then fails the
-test (:class:`ValidationFailed`), so a fast wrong render is recorded as invalid and never wins.
+Each round renders to its own file under ``benchmark.pedantic(rounds=1, iterations=1)``, inside
+a :class:`~harness.measure.TreeMonitor`, and its output is validated at once (rounds are
+separate test items, see :mod:`harness.rounds`). :func:`summarise` turns the rounds measured
+so far into the case's :class:`~impls.model.results.Row`, recorded whatever the verdict; an
+invalid output then fails its round's test (:class:`ValidationFailed`), so a fast wrong render is recorded as
+invalid and never wins.
 """
 
 from __future__ import annotations
@@ -126,19 +128,19 @@ def summarise(
 
 @dataclass
 class CaseRunner:
-    """Runs cases for one session; :meth:`run` is what the ``render_and_measure`` fixture calls.
+    """Runs rounds of cases for one session; the ``render_and_measure`` fixture calls :meth:`run_round`.
 
     ``renderer``, ``workdir``, ``invalid_dir``, ``machine`` and ``encode_limit`` are asked when
-    a case runs (the session fills its renderers and folders in as it goes).
+    a round runs (the session fills its renderers and folders in as it goes).
     """
 
     references: References
     renderer: Callable[[str], Renderer | None]
     workdir: Callable[[], Path]
     invalid_dir: Callable[[], Path]
-    rounds: int
     machine: Callable[[], dict[str, Any]]
     encode_limit: Callable[[Case], EncodeLimit | None] = lambda case: None
+    warmup: int = 0  # untimed renders before a case's first round
 
     def _job(self, case: Case, output: Path) -> RenderJob:
         assert case.source is not None
@@ -147,63 +149,77 @@ class CaseRunner:
             executor=case.executor,
         )  # fmt: skip
 
-    def run(self, case: Case, benchmark: Any, reference_fps: Callable[[Case], float | None]) -> Row:
-        """Time, validate and describe ``case``; ``benchmark`` is pytest-benchmark's fixture.
+    def run_round(self, case: Case, number: int, benchmark: Any) -> tuple[Round, ValidationReport]:
+        """Time round ``number`` of ``case`` and validate its output; ``benchmark`` is pytest-benchmark's fixture.
 
-        Render errors propagate (the test errors; for a reference case the reference is marked
-        failed). The caller records the returned row and raises for an invalid one.
+        Round 1 is preceded by ``warmup`` untimed renders of the case, their outputs discarded.
+        Render errors propagate (the test errors; for a reference case without a valid output
+        yet, the reference is marked failed). The first valid output of a reference case
+        becomes its group's reference output; other valid outputs are deleted at once
+        (full-HD files add up), invalid ones are moved to the invalid folder for a look.
         """
         renderer = self.renderer(case.renderer)
         if renderer is None or case.source is None:
             raise LookupError(f"renderer {case.renderer!r} or the source of {case.id} is not available")
-        rounds: list[Round] = []
-        folder = self.workdir()
-        stem = slug(case.id)
+        path = self.workdir() / f"{slug(case.id)}-round{number}{output_suffix(case.encoder)}"
+        done: list[Round] = []
 
         def setup() -> tuple[tuple[Path], dict[str, Any]]:
-            path = folder / f"{stem}-round{len(rounds) + 1}{output_suffix(case.encoder)}"
             with contextlib.suppress(OSError):
                 path.unlink(missing_ok=True)
             return (path,), {}
 
-        def render(path: Path) -> None:
-            job = self._job(case, path)
+        def render(output: Path) -> None:
+            job = self._job(case, output)
             monitor = TreeMonitor()
             with monitor:
                 result = renderer.render(job)
             assert monitor.usage is not None
-            rounds.append(Round(path, job, result, monitor.usage))
+            done.append(Round(output, job, result, monitor.usage))
 
         try:
-            benchmark.pedantic(render, setup=setup, rounds=self.rounds, iterations=1)
+            if number == 1:
+                # What a process pays once (imports, the workers' forkserver, cached inputs)
+                # would otherwise land in round 1 of whichever case comes first.
+                for _ in range(self.warmup):
+                    renderer.render(self._job(case, path))
+            benchmark.pedantic(render, setup=setup, rounds=1, iterations=1)
         except Exception as exc:
             if case.is_reference:
                 self.references.record_reference(case, None, f"{case.renderer} failed: {type(exc).__name__}: {exc}")
             raise
-        reports = [self.references.check(case, r.job, r.output) for r in rounds]
-        kept: Path | None = None
+        (measured,) = done
+        report = self.references.check(case, measured.job, measured.output)
+        kept = False
         if case.is_reference:
-            good = next((rep for rep in reports if rep.ok), None)
-            if good is not None:
-                kept = good.path
-                self.references.record_reference(case, good.path, psnr=good.psnr)
+            if report.ok:
+                kept = self.references.record_reference(case, measured.output, psnr=report.psnr)
             else:
                 self.references.record_reference(case, None, f"{case.renderer}'s output is invalid")
-        for r, report in zip(rounds, reports, strict=True):
-            if r.output == kept:
-                continue
-            if report.ok:  # valid outputs go at once: full-HD files add up
+        if not kept:
+            if report.ok:
                 with contextlib.suppress(OSError):
-                    r.output.unlink(missing_ok=True)
-            elif r.output.exists():  # invalid ones are kept for a look, outside the scratch folder
-                keep = self.invalid_dir() / r.output.name
-                shutil.move(r.output, keep)
+                    measured.output.unlink(missing_ok=True)
+            elif measured.output.exists():  # kept for a look, outside the scratch folder
+                keep = self.invalid_dir() / measured.output.name
+                shutil.move(measured.output, keep)
                 report.problems.append(f"the invalid output is kept as {keep}")
-        # After the timed rounds, never during them: the limit's own encode would compete.
-        limit = self.encode_limit(case)
-        return summarise(case, rounds, reports, reference_fps(case), self.machine(), limit)
+        return measured, report
+
+    def summary(
+        self, case: Case, rounds: list[Round], reports: list[ValidationReport], reference_fps: float | None, final: bool
+    ) -> Row:
+        """The case's row from its rounds so far; ``final`` after its last round.
+
+        The encode-bound limit is sampled after a case's last round only, never while a case
+        is being timed: the limit's own encode would compete.
+        """
+        limit = self.encode_limit(case) if final else None
+        return summarise(case, rounds, reports, reference_fps, self.machine(), limit)
 
 
-def raise_if_invalid(case: Case, row: Row) -> None:
-    if not row.valid:
-        raise ValidationFailed(f"{case.id} output", row.problems)
+def raise_if_invalid(case: Case, report: ValidationReport, number: int, rounds: int) -> None:
+    """Fail the round's test when its output is invalid."""
+    if not report.ok:
+        which = f"{case.id} output" if rounds == 1 else f"{case.id} round {number} output"
+        raise ValidationFailed(which, report.problems)

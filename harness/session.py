@@ -1,9 +1,12 @@
 """The renderbench session: built once per pytest run, registered as a plugin, owns the state.
 
 It turns options into :class:`~harness.options.Settings`, generates the cases of each test that
-asks for ``renderbench_case``, runs them (through :class:`~harness.runner.CaseRunner`), and at
-the end fills in speedups (before pytest-benchmark writes its JSON), applies the fps gates,
-writes the Markdown report and plots, and prints the table.
+asks for ``renderbench_case`` (one test item per round, :mod:`harness.rounds`), orders them
+(interleaved rounds, each group's reference first), runs them (through
+:class:`~harness.runner.CaseRunner`), and at the end fills in speedups and folds the rounds
+into one pytest-benchmark entry per case (before pytest-benchmark writes its JSON), gives the
+fps gates' verdicts (:mod:`harness.verdicts`), writes the Markdown report and plots, and
+prints the table.
 """
 
 from __future__ import annotations
@@ -19,14 +22,18 @@ from typing import Any
 
 import pytest
 
-from harness import gate, matrix, report
+from harness import matrix, report, verdicts
+from harness import rounds as round_items
 from harness.encode_limit import EncodeLimits
+from harness.gate import compare_lines, machine_differences
+from harness.live import Planned, RoundOutcome
 from harness.matrix import Case
 from harness.options import Settings
 from harness.plot import write_report
 from harness.references import References
 from harness.results import ResultsError, Run, fill_speedups, latest_saved, load_run
-from harness.runner import CaseRunner, raise_if_invalid
+from harness.runner import CaseRunner, Round, raise_if_invalid
+from harness.validate import ValidationReport
 from harness.workloads import presets
 from harness.workloads.presets import Workload
 from impls.machine import machine_facts
@@ -74,9 +81,17 @@ class RenderbenchSession:
         self.rows: dict[str, Row] = {}
         self.failures: dict[str, str] = {}
         self.reference_fps: dict[tuple[str, str, str], float] = {}
-        self.regressions: list[gate.Regression] = []
-        self._speedup_found: list[gate.Regression] = []
-        self._drop_found: list[gate.Regression] = []
+        self.round_of: dict[tuple[str, str], int] = {}  # (test, param) -> round number
+        self._plan: list[Planned] = []
+        self._last_round: dict[str, int] = {}  # case id -> the last round this session runs
+        self._rounds: dict[str, list[Round]] = {}
+        self._reports: dict[str, list[ValidationReport]] = {}
+        self._bench_entries: dict[str, list[Any]] = {}  # case id -> pytest-benchmark's entry per round
+        self._names: dict[str, str] = {}  # case id -> the node id its pytest-benchmark entry keeps
+        self._outcomes: dict[str, RoundOutcome] = {}  # node id -> what its round measured
+        self._group_reference: dict[tuple[str, str, str], str] = {}  # group -> its reference case's id
+        self.verdicts: list[verdicts.Verdict] = []
+        self.regressions: list[verdicts.Verdict] = []  # the verdicts that fail the session
         self.notes: list[str] = []
         self.written: list[Path] = []
         self._workdir: Path | None = None
@@ -86,8 +101,8 @@ class RenderbenchSession:
             self.workdir, settings.rounds, lambda case: (case.workload, case.preset) in self.limit_workloads
         )
         self.runner = CaseRunner(
-            self.references, self.renderers.get, self.workdir, self.invalid_dir, settings.rounds, machine_facts,
-            encode_limit=self.limits.for_case,
+            self.references, self.renderers.get, self.workdir, self.invalid_dir, machine_facts,
+            encode_limit=self.limits.for_case, warmup=settings.warmup,
         )  # fmt: skip
         self.previous: Run | None = None
         self._load_previous()
@@ -194,57 +209,115 @@ class RenderbenchSession:
         )  # fmt: skip
         params = []
         for case in cases:
-            self.cases[(metafunc.definition.nodeid, case.id)] = case
             marks = [pytest.mark.skip(reason=case.skip)] if case.skip else []
-            params.append(pytest.param(case.id, id=case.id, marks=marks))
+            for number in range(1, 2 if case.skip else self.settings.rounds + 1):
+                param = round_items.round_id(case.id, number)
+                self.cases[(metafunc.definition.nodeid, param)] = case
+                self.round_of[(metafunc.definition.nodeid, param)] = number
+                params.append(pytest.param(param, id=param, marks=marks))
         metafunc.parametrize("renderbench_case", params, indirect=True)
 
     def case_for(self, item_nodeid: str, case_id: str) -> Case:
         return self.cases[(item_nodeid.split("[", 1)[0], case_id)]
 
-    def _case_of(self, item: pytest.Item) -> Case | None:
+    def _key(self, item: pytest.Item) -> tuple[str, str] | None:
         callspec = getattr(item, "callspec", None)
         if callspec is None or "renderbench_case" not in callspec.params:
             return None
-        return self.cases.get((item.nodeid.split("[", 1)[0], callspec.params["renderbench_case"]))
+        return (item.nodeid.split("[", 1)[0], str(callspec.params["renderbench_case"]))
+
+    def _case_of(self, item: pytest.Item) -> Case | None:
+        key = self._key(item)
+        return None if key is None else self.cases.get(key)
+
+    def _round_number(self, item: pytest.Item) -> int:
+        key = self._key(item)
+        return 1 if key is None else self.round_of.get(key, 1)
 
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         # Within the slots renderbench items already hold: each workload x encoder together,
         # its reference case first (other outputs are validated against the reference's, and
-        # speedups divide by its fps).
+        # speedups divide by its fps), rounds interleaved unless asked otherwise.
         slots = [i for i, item in enumerate(items) if self._case_of(item) is not None]
-        first_seen: dict[tuple[str, str, str], int] = {}
+        keys = []
         for i in slots:
             case = self._case_of(items[i])
             assert case is not None
-            first_seen.setdefault(case.group, i)
-
-        def key(item: pytest.Item) -> tuple[int, bool]:
-            case = self._case_of(item)
-            assert case is not None
-            return (first_seen[case.group], not case.is_reference)
-
-        ordered = sorted((items[i] for i in slots), key=key)
+            keys.append(round_items.Slot(case.group, case.is_reference, self._round_number(items[i])))
+        ordered = [items[slots[j]] for j in round_items.schedule(keys, self.settings.interleave)]
         for slot, item in zip(slots, ordered, strict=True):
             items[slot] = item
 
+    @pytest.hookimpl(tryfirst=True)  # before the live reporter asks for the plan
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        """The rounds that will run, in order (after deselection): the last round of each case."""
+        chosen: list[tuple[pytest.Item, Case, int]] = []
+        for item in session.items:
+            case = self._case_of(item)
+            if case is None or case.skip:
+                continue
+            number = self._round_number(item)
+            self._last_round[case.id] = max(self._last_round.get(case.id, 0), number)
+            chosen.append((item, case, number))
+        self._plan = [
+            Planned(item.nodeid, case.id, case.renderer, " ".join(case.group), number, self._last_round[case.id])
+            for item, case, number in chosen
+        ]
+
+    # -- what the live reporter reads (harness.live.RoundSource) -------------------------------
+
+    def planned(self) -> list[Planned]:
+        return self._plan
+
+    def outcome(self, nodeid: str) -> RoundOutcome | None:
+        return self._outcomes.get(nodeid)
+
     # -- running -----------------------------------------------------------------------------
 
-    def run(self, case: Case, benchmark: Any, nodeid: str) -> Row:
+    def run(self, case: Case, benchmark: Any, item: pytest.Item) -> Row:
+        """Run the round of ``case`` that ``item`` stands for; the case's row from its rounds so far."""
+        number = self._round_number(item)
+        if case.id in self.failures:
+            pytest.skip(f"an earlier round of {case.id} failed")
         try:
-            row = self.runner.run(case, benchmark, lambda c: self.reference_fps.get(c.group))
+            measured, checked = self.runner.run_round(case, number, benchmark)
         except Exception as exc:
             self.failures[case.id] = f"{type(exc).__name__}: {exc}"
+            self.rows.pop(case.id, None)
             raise
-        row = replace(row, name=nodeid)
-        benchmark.extra_info.update(row.extra_info())
-        # Keep pytest-benchmark's own dict: speedups filled in at the end land in its JSON.
-        self.infos[case.id] = benchmark.extra_info
+        if case.is_reference:
+            self._group_reference[case.group] = case.id
+        rounds = self._rounds.setdefault(case.id, [])
+        rounds.append(measured)
+        reports = self._reports.setdefault(case.id, [])
+        reports.append(checked)
+        if getattr(benchmark, "stats", None) is not None:  # None under --benchmark-disable
+            self._bench_entries.setdefault(case.id, []).append(benchmark.stats)
+        final = number >= self._last_round.get(case.id, number)
+        row = self.runner.summary(case, rounds, reports, self.reference_fps.get(case.group), final)
+        row = replace(row, name=self._names.setdefault(case.id, item.nodeid))
+        # The first round's pytest-benchmark dict is the case's (the later rounds' entries are
+        # folded into it), and speedups filled in at the end land in its JSON.
+        self.infos.setdefault(case.id, benchmark.extra_info).update(row.extra_info())
         self.rows[case.id] = row
         if case.is_reference and row.valid and row.fps > 0:
             self.reference_fps[case.group] = row.fps
-        raise_if_invalid(case, row)
+        self._outcomes[item.nodeid] = self._round_outcome(case, measured, checked, number)
+        raise_if_invalid(case, checked, number, self._last_round.get(case.id, number))
         return row
+
+    def _round_outcome(self, case: Case, measured: Round, checked: ValidationReport, number: int) -> RoundOutcome:
+        speedup: float | None = None
+        if not case.is_reference:
+            same_round = self._rounds.get(self._group_reference.get(case.group, ""), [])
+            if len(same_round) >= number and same_round[number - 1].fps > 0:
+                speedup = measured.fps / same_round[number - 1].fps
+            elif self.reference_fps.get(case.group):
+                speedup = measured.fps / self.reference_fps[case.group]
+        return RoundOutcome(
+            fps=measured.fps, speedup=speedup, valid=checked.ok, problems=len(checked.problems),
+            wall=measured.usage.wall, is_reference=case.is_reference,
+        )  # fmt: skip
 
     # -- the end -----------------------------------------------------------------------------
 
@@ -260,22 +333,45 @@ class RenderbenchSession:
             self.rows[row.case_id] = row
         return rows
 
-    def gate_lines(self) -> list[str]:
-        lines: list[str] = []
-        if self.settings.min_speedup:
-            rules = ", ".join(str(r) for r in self.settings.min_speedup)
-            lines.append(f"min speedup ({rules}): " + ("FAILED" if self._speedup_found else "passed"))
-        if self.settings.max_fps_drop is not None and self.previous is not None:
-            lines.append(
-                f"max fps drop {self.settings.max_fps_drop:g} % vs {self.previous.path}: "
-                + ("FAILED" if self._drop_found else "passed")
+    @property
+    def _rounds_words(self) -> str:
+        s = self.settings
+        words = "1 round" if s.rounds == 1 else f"{s.rounds} {'interleaved' if s.interleave else 'back-to-back'} rounds"
+        return words if not s.warmup else f"{words} after {s.warmup} warm-up render{'s' if s.warmup > 1 else ''}"
+
+    def _gate_headings(self) -> tuple[str | None, str | None]:
+        s = self.settings
+        speedup = drop = None
+        if s.min_speedup:
+            rules = ", ".join(str(r) for r in s.min_speedup)
+            speedup = (
+                f"min speedup ({rules}): {100 * s.confidence:g} % confidence intervals of the speedups "
+                f"paired by round, {self._rounds_words}"
             )
-        lines += [str(r) for r in self.regressions]
+        if s.max_fps_drop is not None and self.previous is not None:
+            drop = (
+                f"max fps drop {s.max_fps_drop:g} % vs {self.previous.path}: a larger drop fails when "
+                f"significant at {s.significance:g} (Mann-Whitney U over the rounds of both runs)"
+            )
+        return speedup, drop
+
+    def gate_lines(self) -> list[str]:
+        """The gates' headings and verdicts, for the report."""
+        speedup, drop = self._gate_headings()
+        lines: list[str] = []
+        for heading, gate in ((speedup, "min-speedup"), (drop, "max-fps-drop")):
+            if heading is None:
+                continue
+            found = [v for v in self.verdicts if v.gate == gate]
+            failing = [v for v in self.regressions if v.gate == gate]
+            lines.append(f"{heading}: " + ("FAILED" if failing else "passed"))
+            lines += [str(v) for v in found]
         return lines
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> Any:
         # Before pytest-benchmark's own sessionfinish, which writes the JSON files.
+        round_items.fold_benchmark_stats(self._bench_entries)
         if self.rows or self.failures:
             self._finish(session)
         return (yield)
@@ -283,18 +379,38 @@ class RenderbenchSession:
     def _finish(self, session: pytest.Session) -> None:
         self.notes += [e for e in self.limits.errors if e not in self.notes]
         rows = self._finish_rows()
-        self._speedup_found = gate.check_min_speedup(rows, self.settings.min_speedup)
-        self._drop_found = []
+        s = self.settings
+        self.verdicts = verdicts.speedup_verdicts(rows, s.min_speedup, s.confidence) if s.min_speedup else []
         if self.previous is not None:
-            differs = gate.machine_differences(machine_facts(), self.previous.machine)
+            differs = machine_differences(machine_facts(), self.previous.machine)
             if differs:
                 self.notes.append("the saved run is from another machine: " + "; ".join(differs))
-            if self.settings.max_fps_drop is not None:
-                self._drop_found = gate.check_fps_drop(rows, self.previous.rows, self.settings.max_fps_drop)
-        self.regressions = self._speedup_found + self._drop_found
+            if s.max_fps_drop is not None:
+                self.verdicts += verdicts.fps_drop_verdicts(rows, self.previous.rows, s.max_fps_drop, s.significance)
+        self.regressions = verdicts.counted_as_failures(self.verdicts, s.inconclusive_fails)
         if self.regressions and session.exitstatus == pytest.ExitCode.OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         self._write(rows)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_benchmark_update_json(self, config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
+        """The session's verdicts and round plan beside pytest-benchmark's results."""
+        s = self.settings
+        references = {row.group: row for row in self.rows.values() if row.is_reference}
+        paired = {
+            case_id: verdicts.paired_speedups(row, references[row.group])
+            for case_id, row in self.rows.items()
+            if row.group in references and not row.is_reference
+        }
+        output_json["renderbench"] = {
+            "rounds": s.rounds,
+            "warmup": s.warmup,
+            "interleaved": s.interleave and s.rounds > 1,
+            "significance": s.significance,
+            "inconclusive": "fail" if s.inconclusive_fails else "pass",
+            "paired_speedups": paired,
+            "verdicts": [v.as_dict() for v in self.verdicts],
+        }
 
     def _write(self, rows: list[Row]) -> None:
         out = self.settings.results_dir
@@ -336,7 +452,7 @@ class RenderbenchSession:
         if self.previous is not None and rows:
             write("")
             write(f"fps against {self.previous.path}:")
-            for line in gate.compare_lines(rows, self.previous.rows):
+            for line in compare_lines(rows, self.previous.rows):
                 write("  " + line)
         costly = [r for r in rows if r.harness_overhead > OVERHEAD_LIMIT]
         if costly:
@@ -348,21 +464,44 @@ class RenderbenchSession:
             )
         for note in self.notes:
             write(f"note: {note}", yellow=True)
-        if self.settings.min_speedup or (self.settings.max_fps_drop is not None and self.previous is not None):
-            write("")
-            if self.regressions:
-                write(f"renderbench fps gate FAILED, {len(self.regressions)} regression(s):", red=True, bold=True)
-                for regression in self.regressions:
-                    write(f"  - {regression}", red=True)
-            else:
-                write("renderbench fps gate passed", green=True)
+        speedup, drop = self._gate_headings()
+        if speedup or drop:
+            self._write_verdicts(write, speedup, drop)
         if self.written:
             write("")
             write(f"report: {self.written[0]}  ({len(self.written) - 1} plots in {self.written[0].parent / 'plots'})")
 
+    def _write_verdicts(self, write: Any, speedup: str | None, drop: str | None) -> None:
+        s = self.settings
+        tables = (
+            (speedup, "min-speedup", lambda found: verdicts.speedup_table(found, s.confidence)),
+            (drop, "max-fps-drop", verdicts.fps_drop_table),
+        )
+        for heading, gate, table in tables:
+            found = [v for v in self.verdicts if v.gate == gate]
+            if heading is None or not found:
+                continue
+            write("")
+            write(heading + ":")
+            for line in table(found):
+                write("  " + line)
+        write("")
+        undecided = [v for v in self.verdicts if v.outcome is verdicts.Outcome.INCONCLUSIVE]
+        policy = f"--renderbench-inconclusive={'fail' if s.inconclusive_fails else 'pass'}"
+        if self.regressions:
+            write(f"renderbench fps gate FAILED, {len(self.regressions)} regression(s):", red=True, bold=True)
+            for verdict in self.regressions:
+                write(f"  - {verdict}", red=True)
+            if undecided and s.inconclusive_fails:
+                write(f"inconclusive verdicts count as failures ({policy})", yellow=True)
+        else:
+            write("renderbench fps gate passed", green=True)
+            for verdict in undecided:
+                write(f"  - {verdict} (counted as a pass: {policy})", yellow=True)
+
     def pytest_report_header(self, config: pytest.Config) -> str:
         s = self.settings
         return (
-            f"renderbench: preset {s.preset}, rounds {s.rounds}, workers {','.join(map(str, s.workers))}, "
+            f"renderbench: preset {s.preset}, {self._rounds_words}, workers {','.join(map(str, s.workers))}, "
             f"encoders {','.join(e.label for e in s.encoders)}, results in {s.results_dir}"
         )

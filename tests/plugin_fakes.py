@@ -5,6 +5,7 @@ Every fake writes ffmpeg's ``testsrc2`` pattern with the frame count, size and r
 fake's (the same frames through the same encoder). ``drop`` writes fewer frames: an invalid
 output. ``delay`` stands in for rendering work, so speedups are predictable. ``fast_path`` is
 what the fake's result says of MoviePy's fast path, as the parallel MoviePy renderers do.
+``broken`` raises. ``renders`` counts a fake's renders.
 """
 
 from __future__ import annotations
@@ -31,13 +32,16 @@ class FakeRenderer:
     def __init__(
         self, name: str, delay: float = 0.0, drop: int = 0, manim: bool = False, unavailable: str | None = None,
         fast_path: dict[str, Any] | None = None,
+        broken: bool = False,
     ) -> None:  # fmt: skip
         self.name = name
         self.fast_path = fast_path
         self.delay = delay
         self.drop = drop
+        self.broken = broken
         self.manim = manim
         self.unavailable = unavailable
+        self.renders = 0
 
     def unavailable_reason(self) -> str | None:
         return self.unavailable
@@ -47,6 +51,9 @@ class FakeRenderer:
 
     def render(self, job: RenderJob) -> RenderResult:
         assert isinstance(job.source, ClipSource)
+        self.renders += 1
+        if self.broken:
+            raise RuntimeError(f"{self.name} breaks on purpose")
         kwargs = job.source.kwargs
         rate = Fraction(kwargs["fps"])
         frames = int(kwargs["duration"] * kwargs["fps"]) - self.drop
@@ -78,6 +85,7 @@ FAKES = (
     FakeRenderer("fake-gpu", unavailable="needs a GPU this machine lacks"),
     FakeRenderer("fake-fast", delay=0.02, fast_path={"enabled": True, "checked_frames": [3, 8], "check_s": 0.1}),
     FakeRenderer("fake-unchecked", delay=0.15, fast_path={"enabled": False, "reason": "nothing in this clip"}),
+    FakeRenderer("fake-broken", broken=True),
 )
 
 

@@ -14,7 +14,9 @@ from harness.results import load_run
 def test_subcommands_and_run_arguments() -> None:
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
-    assert commands is not None and list(commands) == ["run", "report", "compare", "render", "exec", "manim"]
+    assert commands is not None and list(commands) == [
+        "run", "report", "compare", "render", "exec", "manim", "history",
+    ]  # fmt: skip
     args = parser.parse_args(["run", "--preset", "smoke", "--workers", "1,2", "--min-speedup", "chunk=1.2",
                               "--results-dir", "out", "--", "-x", "-k", "chunk"])  # fmt: skip
     assert pytest_args(args) == [
@@ -48,15 +50,21 @@ def test_run_report_compare_end_to_end(tmp_path: Path, capsys: pytest.CaptureFix
     assert "| baseline | 1 | libx264:medium:23 | frame_index |" in (redrawn / "report.md").read_text()
     assert len(list((redrawn / "plots").glob("*.png"))) == 3
 
-    # compare: a planted 50 % drop fails, the same run passes
+    # compare: a planted 50 % drop in one round cannot be significant, and inconclusive fails
+    # unless allowed to pass; the same run passes
     data = json.loads(saved.read_text())
-    data["benchmarks"][0]["extra_info"]["fps"] /= 2
+    info = data["benchmarks"][0]["extra_info"]
+    info["fps"] /= 2
+    info["fps_all"] = [fps / 2 for fps in info["fps_all"]]
     halved = tmp_path / "halved.json"
     halved.write_text(json.dumps(data))
     assert main(["compare", str(saved), str(halved), "--max-fps-drop", "10"]) == 1
     out = capsys.readouterr().out
-    assert "fps dropped more than 10 % in 1 case(s):" in out
-    assert "baseline-w1-libx264:medium:23-frame_index: fps" in out and "50.0 % below the saved" in out
+    assert "fps dropped more than 10 % (or may have) in 1 case(s):" in out
+    assert "baseline-w1-libx264:medium:23-frame_index: inconclusive: fps" in out and "(-50.0 %, allowed -10 %;" in out
+    assert "1 and 1 rounds cannot reach p < 0.05" in out
+    assert main(["compare", str(saved), str(halved), "--max-fps-drop", "10", "--inconclusive", "pass"]) == 0
+    capsys.readouterr()
     assert main(["compare", str(saved), str(saved), "--max-fps-drop", "10"]) == 0
     assert "no case lost more than 10 % fps" in capsys.readouterr().out
 
@@ -72,3 +80,5 @@ def test_unreadable_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     with pytest.raises(SystemExit) as exited:
         main(["compare", str(empty), str(empty), "--max-fps-drop", "120"])
     assert exited.value.code == 2
+    assert main(["compare", str(empty), str(empty), "--max-fps-drop", "10", "--significance", "2"]) == 2
+    assert "significance: 2 must be between 0 and 0.5" in capsys.readouterr().err

@@ -156,6 +156,8 @@ def test_defaults_and_parsing() -> None:
     assert s.encoders == (X264,) and s.workloads == ("slideshow", "explainer")
     assert (s.preset, s.rounds, s.executors, s.lossless) == ("full", 1, ("local",), False)
     assert s.results_dir == Path("results") and s.min_speedup == () and s.max_fps_drop is None
+    assert (s.interleave, s.significance, s.confidence, s.inconclusive_fails) == (True, 0.05, 0.95, True)
+    assert s.warmup == 0 and settings(preset="smoke").rounds == 3
 
     s = settings(
         renderers="chunk, pipe", workers="cores,2,2,1", encoders="libx264:veryfast:28,libx264:veryfast:28",
@@ -164,10 +166,13 @@ def test_defaults_and_parsing() -> None:
     )  # fmt: skip
     assert s.renderers == ("chunk", "pipe") and s.workers == (1, 2, 4)
     assert s.encoders == (EncoderSpec.lossless(),)  # --renderbench-lossless wins over encoders
-    assert s.rounds == 3 and s.max_fps_drop == 10.0 and s.compare == "latest" and s.lossless
+    # 'auto' rounds with a gate: enough rounds for a verdict.
+    assert s.rounds == 5 and s.max_fps_drop == 10.0 and s.compare == "latest" and s.lossless
     assert s.min_speedup == (SpeedupRule("chunk", 1.3), SpeedupRule("pipe", 1.2, 2), SpeedupRule("*", 1.0))
     assert str(s.min_speedup[1]) == "pipe@2=1.2"
     assert parse_workers("1,cores", cores=1) == (1,)
+    s = settings(interleave="off", significance="0.01", inconclusive="pass", rounds="2", min_speedup="chunk=1.3", warmup="1")
+    assert (s.interleave, s.significance, s.inconclusive_fails, s.rounds, s.warmup) == (False, 0.01, False, 2, 1)
 
 
 @pytest.mark.parametrize(
@@ -182,8 +187,15 @@ def test_defaults_and_parsing() -> None:
         ({"min_speedup": "chunk"}, "min-speedup: 'chunk' must look like renderer=1.3"),
         ({"min_speedup": "chunk=fast"}, "min-speedup: 'fast' in 'chunk=fast' is not a number"),
         ({"max_fps_drop": "150"}, "max-fps-drop: 150.0 must be between 0 and 100"),
+        ({"warmup": "-1"}, "warmup: -1 must be >= 0"),
+        ({"interleave": "sometimes"}, "interleave: 'sometimes' is not on or off"),
+        ({"significance": "0.5"}, "significance: 0.5 must be between 0 and 0.5"),
+        ({"inconclusive": "ignore"}, "inconclusive: 'ignore' is not fail or pass"),
     ],
-    ids=["workers-zero", "workers-word", "crf", "preset", "executor", "rounds", "rule-shape", "rule-number", "drop"],
+    ids=[
+        "workers-zero", "workers-word", "crf", "preset", "executor", "rounds", "rule-shape", "rule-number", "drop",
+        "warmup", "interleave", "significance", "inconclusive",
+    ],  # fmt: skip
 )
 def test_bad_values_name_the_option(given: dict[str, str], message: str) -> None:
     with pytest.raises(OptionError) as caught:

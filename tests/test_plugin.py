@@ -14,7 +14,12 @@ from typing import Any
 
 import pytest
 
+# Runs in this process drop the modules they import when they end, but the executor registry
+# keeps the executor classes it loaded: load the local one here, so that every run shares one
+# copy of it (a forkserver worker's function is pickled by its module's name).
+import impls.runtime.local  # noqa: F401
 from impls.model.results import Row
+from tests import plugin_fakes
 
 pytest_plugins = ["pytester"]
 
@@ -64,6 +69,11 @@ def quick_fakes(pytester: pytest.Pytester) -> pytest.Pytester:
     return pytester
 
 
+def _lines(*patterns: str) -> list[str]:
+    """fnmatch patterns in which [ and ] are themselves (as in test ids and live lines)."""
+    return [p.replace("[", "[[]") for p in patterns]
+
+
 def _json(path: Path) -> dict[str, Any]:
     data: dict[str, Any] = json.loads(path.read_text())
     return data
@@ -86,11 +96,15 @@ def test_help_shows_every_option_with_its_default(pytester: pytest.Pytester) -> 
             "*--renderbench-preset=NAME*",
             "*--renderbench-executors=NAMES*",
             "*--renderbench-rounds=N*",
+            "*--renderbench-warmup=N*",
+            "*--renderbench-interleave=on|off*",
             "*--renderbench-lossless*",
             "*--renderbench-results-dir=DIR*",
             "*--renderbench-min-speedup=RULES*",
             "*--renderbench-max-fps-drop=PERCENT*",
             "*--renderbench-compare=*PATH*",
+            "*--renderbench-significance=ALPHA*",
+            "*--renderbench-inconclusive=fail|pass*",
             "*renderbench_workers (string)*",
             "*renderbench_lossless (bool)*",
         ]
@@ -104,7 +118,7 @@ def test_matrix_ids_unsupported_pairs_absent(fakes: pytest.Pytester) -> None:
         "test_suite.py", "--collect-only", "-q",
         "--renderbench-renderers=fake,fake-manim", "--renderbench-workers=2,1,2",
         "--renderbench-workloads=slideshow,explainer", "--renderbench-preset=smoke",
-        "--renderbench-encoders=libx264:medium:23,libx264:veryfast:28",
+        "--renderbench-encoders=libx264:medium:23,libx264:veryfast:28", "--renderbench-rounds=1",
     )  # fmt: skip
     ids = [line.split("[", 1)[1].rstrip("]") for line in result.stdout.lines if line.startswith("test_suite.py::")]
     assert ids == [
@@ -251,29 +265,59 @@ def test_invalid_output_fails_its_case_and_never_wins(fakes: pytest.Pytester) ->
     assert "## Invalid outputs" in (fakes.path / "res" / "report.md").read_text()
 
 
-def test_min_speedup_gate_fails_the_session_on_a_regression_and_passes_otherwise(quick_fakes: pytest.Pytester) -> None:
+def _verdicts(path: Path) -> list[dict[str, Any]]:
+    verdicts: list[dict[str, Any]] = _json(path)["renderbench"]["verdicts"]
+    return verdicts
+
+
+def test_min_speedup_gate_gives_a_verdict_per_rule_from_paired_rounds(quick_fakes: pytest.Pytester) -> None:
     fakes = quick_fakes
-    args = [*FAST, "--renderbench-renderers=fake,fake-slow", "--renderbench-workers=1"]
-    failed = fakes.runpytest(*args, "--renderbench-min-speedup=fake=1.5,fake-slow=1.5")
+    args = ["-p", "no:cacheprovider", "--renderbench-renderers=fake,fake-slow", "--renderbench-workers=1"]
+    # fake sleeps 0.02 s where fake-ref sleeps 0.4 s, fake-slow 0.8 s; their ffmpeg's time varies
+    # with the machine's load, so the thresholds leave room for a loaded machine.
+    gate = "--renderbench-min-speedup=fake=1.2,fake-slow=1.2"
+    failed = fakes.runpytest(*args, "--renderbench-rounds=4", gate, "--benchmark-json=out.json")
     assert failed.ret == pytest.ExitCode.TESTS_FAILED
-    assert failed.parseoutcomes() == {"passed": 3}  # every case passed: the gate failed the session
+    assert failed.parseoutcomes() == {"passed": 12}  # every round passed: the gate failed the session
     failed.stdout.fnmatch_lines(
         [
+            "min speedup (fake=1.2, fake-slow=1.2): 95 % confidence intervals of the speedups paired by round, 4 interleaved rounds:",
+            "  rule * case * rounds * speedup * 95 % interval * required * verdict",
+            "  fake=1.2 * fake-w1-libx264:medium:23-tiny * 4 *x *x-*x * 1.2x * pass",
+            "  fake-slow=1.2 * fake-slow-w1-libx264:medium:23-tiny * 4 * 0.*x * 0.*x-*x * 1.2x * fail",
             "renderbench fps gate FAILED, 1 regression(s):",
-            "  - fake-slow on tiny (custom, libx264:medium:23): speedup 0.*x (w1, * fps vs fake-ref * fps) < required 1.5x",
+            "  - fake-slow=1.2 on tiny (custom, libx264:medium:23): fail: speedup 0.*x (w1, 95 % interval 0.*x-*x over 4 paired rounds) < required 1.2x",
         ]
     )
-    assert "  - fake on" not in failed.stdout.str()
+    recorded = {v["subject"].split(" on ")[0]: v for v in _verdicts(fakes.path / "out.json")}
+    assert {k: v["outcome"] for k, v in recorded.items()} == {"fake=1.2": "pass", "fake-slow=1.2": "fail"}
+    assert recorded["fake=1.2"]["low"] >= 1.2 and recorded["fake-slow=1.2"]["high"] < 1.2
+    assert recorded["fake=1.2"]["rounds"] == 4
 
-    passed = fakes.runpytest(*args, "--renderbench-min-speedup=fake=1.5,fake-slow=0.1")
-    assert passed.ret == pytest.ExitCode.OK
-    passed.stdout.fnmatch_lines(["renderbench fps gate passed"])
+    # One round has no spread: inconclusive, which fails by default and passes when asked to.
+    one = ["-p", "no:cacheprovider", "--renderbench-renderers=fake", "--renderbench-workers=1", "--renderbench-rounds=1"]
+    undecided = fakes.runpytest(*one, "--renderbench-min-speedup=fake=1.5")
+    assert undecided.ret == pytest.ExitCode.TESTS_FAILED
+    undecided.stdout.fnmatch_lines(
+        [
+            "  fake=1.5 * 1 *x * - * 1.5x * inconclusive",
+            "  - fake=1.5 on tiny (custom, libx264:medium:23): inconclusive: speedup *x (w1) from 1 round: no spread to judge it by*",
+            "inconclusive verdicts count as failures (--renderbench-inconclusive=fail)",
+        ]
+    )
+    allowed = fakes.runpytest(*one, "--renderbench-min-speedup=fake=1.5", "--renderbench-inconclusive=pass")
+    assert allowed.ret == pytest.ExitCode.OK
+    allowed.stdout.fnmatch_lines(
+        ["renderbench fps gate passed", "  - fake=1.5 on tiny *: inconclusive: * (counted as a pass: --renderbench-inconclusive=pass)"]
+    )
 
 
 def _scaled(path: Path, factor: float) -> Path:
     data = _json(path)
     for bench in data["benchmarks"]:
-        bench["extra_info"]["fps"] *= factor
+        info = bench["extra_info"]
+        info["fps"] *= factor
+        info["fps_all"] = [fps * factor for fps in info["fps_all"]]
     out = path.with_name(f"scaled-{factor}.json")
     out.write_text(json.dumps(data))
     return out
@@ -281,27 +325,31 @@ def _scaled(path: Path, factor: float) -> Path:
 
 def test_fps_drop_gate_against_a_saved_run(quick_fakes: pytest.Pytester) -> None:
     fakes = quick_fakes
-    args = [*FAST, "--renderbench-renderers=fake", "--renderbench-workers=1"]
+    # 4 rounds per run: the fewest with which a rank test can reach p < 0.05.
+    args = ["-p", "no:cacheprovider", "--renderbench-renderers=fake", "--renderbench-workers=1", "--renderbench-rounds=4"]
     first = fakes.runpytest(*args, "--benchmark-autosave", "--benchmark-storage=file://history", "--benchmark-json=first.json")
     assert first.ret == 0
 
-    # A planted regression: the saved run claims 10x the fps.
+    # A planted regression: the saved run claims 10x the fps in every round.
     faster_before = _scaled(fakes.path / "first.json", 10.0)
     failed = fakes.runpytest(*args, "--renderbench-max-fps-drop=20", f"--renderbench-compare={faster_before}")
     assert failed.ret == pytest.ExitCode.TESTS_FAILED
     failed.stdout.fnmatch_lines(
         [
+            "max fps drop 20 % vs *scaled-10.0.json: a larger drop fails when significant at 0.05 (Mann-Whitney U over the rounds of both runs):",
+            "  case * rounds * fps saved * fps now * change * p * verdict",
+            "  fake-ref-w1-libx264:medium:23-tiny * 4/4 * -* % * 0.0286 * fail",
             "renderbench fps gate FAILED, 2 regression(s):",
-            "  - fake-ref-w1-libx264:medium:23-tiny: fps * is *% below the saved * (allowed: 20 %)",
-            "  - fake-w1-libx264:medium:23-tiny: fps * is *% below the saved * (allowed: 20 %)",
+            "  - fake-ref-w1-libx264:medium:23-tiny: fail: fps * vs * saved (-*, allowed -20 %; rank test p=0.0286 over 4 and 4 rounds): a significant drop",
+            "  - fake-w1-libx264:medium:23-tiny: fail: *",
         ]
     )
 
     # Without a path: the latest autosave of this machine (read before this run saves its own).
     # The same cases, so fps moves by noise only: far below the planted 90 %.
     latest = fakes.runpytest(
-        *args, "--renderbench-max-fps-drop=60", "--renderbench-compare",
-        "--benchmark-storage=file://history", "--benchmark-autosave",
+        *args[:-1], "--renderbench-rounds=1", "--renderbench-max-fps-drop=60", "--renderbench-compare",
+        "--benchmark-storage=file://history", "--benchmark-autosave", "--renderbench-inconclusive=pass",
     )  # fmt: skip
     assert latest.ret == 0, latest.stdout.str()
     latest.stdout.fnmatch_lines(["fps against *0001_*.json:", "  fake-w1-*", "renderbench fps gate passed"])
@@ -310,6 +358,96 @@ def test_fps_drop_gate_against_a_saved_run(quick_fakes: pytest.Pytester) -> None
     missing = fakes.runpytest(*args, "--renderbench-compare=nothere.json")
     assert missing.ret == pytest.ExitCode.USAGE_ERROR
     missing.stderr.fnmatch_lines(["*--renderbench-compare: nothere.json: no such results file*"])
+
+
+def test_rounds_are_interleaved_and_folded_into_one_benchmark_per_case(quick_fakes: pytest.Pytester) -> None:
+    fakes = quick_fakes
+    args = ["-p", "no:cacheprovider", "--renderbench-renderers=fake", "--renderbench-workers=1,2", "--renderbench-rounds=3"]
+    collected = fakes.runpytest(*args, "--collect-only", "-q")
+    ids = [line.split("[", 1)[1].rstrip("]") for line in collected.stdout.lines if "::" in line]
+    one_round = ["fake-ref-w1-libx264:medium:23-tiny", "fake-w1-libx264:medium:23-tiny", "fake-w2-libx264:medium:23-tiny"]
+    assert ids == [*one_round, *(f"{i}-round2" for i in one_round), *(f"{i}-round3" for i in one_round)]
+    back_to_back = fakes.runpytest(*args, "--renderbench-interleave=off", "--collect-only", "-q")
+    ids = [line.split("[", 1)[1].rstrip("]") for line in back_to_back.stdout.lines if "::" in line]
+    assert ids == [f"{case}{suffix}" for case in one_round for suffix in ("", "-round2", "-round3")]
+
+    result = fakes.runpytest(*args, "--renderbench-workers=1", "--benchmark-json=out.json")
+    assert result.ret == 0, result.stdout.str()
+    # The live lines, in the order the rounds ran: the reference first in every round.
+    result.stdout.fnmatch_lines(
+        _lines(
+            "renderbench: preset full, 3 interleaved rounds, workers 1, *",
+            "renderbench [1/6] fake-ref-w1-libx264:medium:23-tiny round 1/3 ...",
+            "renderbench [1/6] fake-ref-w1-libx264:medium:23-tiny round 1/3: * fps, reference, valid (*) | * elapsed, ETA *",
+            "renderbench [2/6] fake-w1-libx264:medium:23-tiny round 1/3: * fps, *x ref, valid (*) | *",
+            "renderbench [3/6] fake-ref-w1-libx264:medium:23-tiny round 2/3: *",
+            "renderbench [4/6] fake-w1-libx264:medium:23-tiny round 2/3: *",
+            "renderbench [6/6] fake-w1-libx264:medium:23-tiny round 3/3: * | * in all",
+        )
+    )
+    assert not [line for line in result.stdout.lines if line.startswith("test_fake.py")]  # no dots
+    data = _json(fakes.path / "out.json")
+    names = sorted(b["name"] for b in data["benchmarks"])
+    assert names == ["test_render[fake-ref-w1-libx264:medium:23-tiny]", "test_render[fake-w1-libx264:medium:23-tiny]"]
+    for bench in data["benchmarks"]:
+        assert bench["stats"]["rounds"] == 3 and len(bench["stats"]["data"]) == 3
+        assert len(bench["extra_info"]["fps_all"]) == 3
+    block = data["renderbench"]
+    assert block["interleaved"] is True and block["rounds"] == 3 and block["verdicts"] == []
+    (paired,) = block["paired_speedups"].values()
+    assert len(paired) == 3 and min(paired) > 1.5  # fake sleeps 0.02 s where fake-ref sleeps 0.4 s
+
+
+def test_warm_up_renders_come_before_the_first_round_untimed(quick_fakes: pytest.Pytester) -> None:
+    fake = next(f for f in plugin_fakes.FAKES if f.name == "fake")
+    before = fake.renders
+    result = quick_fakes.runpytest(
+        "-p", "no:cacheprovider", "--renderbench-renderers=fake", "--renderbench-workers=1",
+        "--renderbench-rounds=2", "--renderbench-warmup=2", "--benchmark-json=out.json",
+    )  # fmt: skip
+    assert result.ret == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["renderbench: preset full, 2 interleaved rounds after 2 warm-up renders, *"])
+    assert fake.renders - before == 4
+    data = _json(quick_fakes.path / "out.json")
+    assert data["renderbench"]["warmup"] == 2
+    for bench in data["benchmarks"]:
+        assert bench["stats"]["rounds"] == 2 and len(bench["extra_info"]["fps_all"]) == 2
+
+
+def test_a_failed_round_skips_the_cases_later_rounds(quick_fakes: pytest.Pytester) -> None:
+    result = quick_fakes.runpytest(
+        "-p", "no:cacheprovider", "-rs", "--renderbench-renderers=fake-broken", "--renderbench-workers=1",
+        "--renderbench-rounds=2",
+    )  # fmt: skip
+    assert result.parseoutcomes() == {"passed": 2, "failed": 1, "skipped": 1}
+    result.stdout.fnmatch_lines(
+        _lines(
+            "renderbench [2/4] fake-broken-w1-libx264:medium:23-tiny round 1/2: FAILED (*",
+            "renderbench [4/4] fake-broken-w1-libx264:medium:23-tiny round 2/2: SKIPPED (*",
+            "fake-broken-w1-libx264:medium:23-tiny: FAILED RuntimeError: fake-broken breaks on purpose",
+            "SKIPPED [1] *: an earlier round of fake-broken-w1-libx264:medium:23-tiny failed",
+        )
+    )
+
+
+def test_live_lines_follow_verbosity(quick_fakes: pytest.Pytester) -> None:
+    fakes = quick_fakes
+    reference_only = [*FAST, "--renderbench-renderers=fake-ref", "--renderbench-workers=1"]
+    quiet = fakes.runpytest(*reference_only, "-q")
+    assert quiet.ret == 0
+    assert not [line for line in quiet.stdout.lines if line.startswith("renderbench [")]
+    blocked = fakes.runpytest(*reference_only, "-p", "no:renderbench-live")
+    assert blocked.ret == 0
+    assert not [line for line in blocked.stdout.lines if line.startswith("renderbench [")]
+    verbose = fakes.runpytest(*FAST, "--renderbench-renderers=fake", "--renderbench-workers=1", "-v")
+    verbose.stdout.fnmatch_lines(
+        _lines(
+            "test_fake.py::test_render[fake-ref-w1-libx264:medium:23-tiny] PASSED*",
+            "renderbench [1/2] fake-ref-w1-libx264:medium:23-tiny: * fps, reference, valid*",
+            "test_fake.py::test_render[fake-w1-libx264:medium:23-tiny] PASSED*",
+            "renderbench [2/2] fake-w1-libx264:medium:23-tiny: * fps, *x ref, valid*",
+        )
+    )
 
 
 def test_ini_values_apply_and_the_command_line_wins_and_executors_reach_the_job(quick_fakes: pytest.Pytester) -> None:
