@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.workloads.presets import DEFAULT_PRESET, PRESETS
 from impls.errors import InvalidJob
 from impls.model.protocol import EncoderSpec
 from impls.runtime.executor import executor_names
 
 PREFIX = "renderbench-"
 INI_PREFIX = "renderbench_"
-PRESETS = ("smoke", "full")
 
 AddOption = Callable[..., Any]
 
@@ -65,9 +65,9 @@ MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
         "imports. The reference of each workload (baseline, manim-serial) always runs.",
     ),
     OptionSpec(
-        "workers", "COUNTS", "1,2,cores",
+        "workers", "COUNTS", "the preset's",
         "Worker counts, comma-separated; 'cores' is this machine's usable core count "
-        "(duplicates are dropped).",
+        "(duplicates are dropped). The presets: full 'cores', smoke and exhaustive '1,2,cores'.",
     ),
     OptionSpec(
         "encoders", "SPECS", "libx264:medium:23",
@@ -77,14 +77,18 @@ MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
         "ffmpeg cannot use is skipped with the reason.",
     ),
     OptionSpec(
-        "workloads", "NAMES", "slideshow,explainer",
-        "Workloads, comma-separated: slideshow, frame_index, explainer, gradient (cheap frames, "
-        "compared with ffmpeg encoding them from memory).",
+        "workloads", "NAMES", "the preset's",
+        "Workloads, comma-separated: slideshow, explainer (Manim), edit (cuts of a video file), "
+        "captions (TextClip titles over video), explainer-tex (Manim with LaTeX), frame_index, "
+        "gradient (cheap frames, compared with ffmpeg encoding them from memory). The presets: "
+        "full and smoke 'slideshow,explainer,edit,captions,explainer-tex', exhaustive all.",
     ),
     OptionSpec(
-        "preset", "NAME", "full",
-        "Workload sizes: 'smoke' (tiny clips, for CI) or 'full' (1920x1080 30 fps 10 s "
-        "slideshow, explainer at -qh).",
+        "preset", "NAME", DEFAULT_PRESET,
+        "The matrix: 'full' (1920x1080 30 fps: the slideshow 10 s, the edit and captions 4 s; "
+        "the explainer at -qh, the LaTeX explainer at -qm; workers = cores), 'exhaustive' (every "
+        "workload at its largest size: the edit and captions 10 s, both explainers at -qh; "
+        "workers 1,2,cores) or 'smoke' (tiny clips, for CI).",
     ),
     OptionSpec(
         "executors", "NAMES", "local",
@@ -92,7 +96,7 @@ MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "rounds", "N", "auto",
-        "Timed rounds per case; 'auto' is 1 with the full preset and 3 with smoke.",
+        "Timed rounds per case; 'auto' is 3 with the smoke preset and 1 with the others.",
     ),
     OptionSpec(
         "lossless", None, None,
@@ -299,14 +303,21 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
     def text(name: str) -> str:
         return raw(by_name[name]).strip()
 
+    def given(name: str) -> str:
+        """The option's value from the command line or the ini; '' when given nowhere."""
+        value = lookup(by_name[name])
+        return "" if value is None else str(value).strip()
+
     renderers_text = text("renderers")
     renderers = None if renderers_text in {"", "all"} else tuple(dict.fromkeys(_items(renderers_text)))
-    workloads = tuple(dict.fromkeys(_items(text("workloads"))))
-    if not workloads:
-        raise OptionError("workloads: give at least one workload")
     preset = text("preset")
     if preset not in PRESETS:
         raise OptionError(f"preset: {preset!r} is not one of {', '.join(PRESETS)}")
+    matrix = PRESETS[preset]
+    workloads_text = given("workloads")
+    workloads = tuple(dict.fromkeys(_items(workloads_text))) if workloads_text else matrix.workloads
+    if not workloads:
+        raise OptionError("workloads: give at least one workload")
     executors = tuple(dict.fromkeys(_items(text("executors"))))
     for executor in executors:
         if executor not in executor_names():
@@ -314,7 +325,7 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
     if not executors:
         raise OptionError("executors: give at least one executor")
     rounds_text = text("rounds")
-    rounds = (1 if preset == "full" else 3) if rounds_text == "auto" else _count("rounds", rounds_text, "auto")
+    rounds = matrix.rounds if rounds_text == "auto" else _count("rounds", rounds_text, "auto")
     lossless_value = lookup(by_name["lossless"])
     lossless = lossless_value in {True, "true", "True", "1", "yes"}
     drop_text = text("max-fps-drop")
@@ -328,7 +339,7 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
             raise OptionError(f"max-fps-drop: {max_fps_drop} must be between 0 and 100 (percent)")
     compare = text("compare") or None
     return Settings(
-        renderers=renderers, workers=parse_workers(text("workers"), cores),
+        renderers=renderers, workers=parse_workers(given("workers") or matrix.workers, cores),
         encoders=(EncoderSpec.lossless(),) if lossless else parse_encoders(text("encoders")),
         workloads=workloads, preset=preset, executors=executors, rounds=rounds, lossless=lossless,
         results_dir=Path(text("results-dir") or "results"),
