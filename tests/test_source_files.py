@@ -18,8 +18,7 @@ from typing import Any
 
 import pytest
 
-from harness.decode import probe
-from harness.validate import framemd5
+from harness.decode import framemd5, probe
 from impls import ClipSource, EncoderSpec, RenderJob, get_renderer
 from impls.ffmpeg.probe import count_packets
 from impls.model.timeline import Timeline
