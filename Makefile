@@ -4,7 +4,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-APT_PACKAGES := ffmpeg libcairo2-dev libpango1.0-dev pkg-config gcc python3-dev python3-venv
+APT_PACKAGES := ffmpeg libcairo2-dev libpango1.0-dev pkg-config gcc python3-dev python3-venv \
+	texlive-latex-base texlive-latex-extra dvisvgm
 PYTEST_ARGS ?=
 
 .PHONY: test bench setup system-deps typecheck clean
@@ -22,7 +23,9 @@ setup: system-deps $(STAMP)
 
 # ffmpeg/ffprobe for encoding and probing; cairo/pango headers, a C compiler and Python's
 # headers because pycairo (and manimpango where no wheel fits) compile on install; venv for
-# .venv (Debian's python3 ships without it).
+# .venv (Debian's python3 ships without it); LaTeX for Manim's Tex/MathTex (the explainer-tex
+# workload): latex, dvisvgm, and standalone.cls, which manim's default template loads and
+# Debian ships in texlive-latex-extra (it brings preview.sty and xkeyval with it).
 system-deps:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { \
 	  echo "renderbench setup: Python >= 3.11 needed, $(PYTHON) is $$($(PYTHON) -V 2>&1); set PYTHON=python3.11 (or newer)" >&2; exit 1; }
@@ -33,6 +36,9 @@ system-deps:
 	command -v ffmpeg >/dev/null || missing="$$missing ffmpeg"; \
 	command -v ffprobe >/dev/null || missing="$$missing ffprobe"; \
 	command -v pkg-config >/dev/null && pkg-config --exists 'pangocairo >= 1.30.0' cairo || missing="$$missing cairo/pango-dev"; \
+	command -v latex >/dev/null || missing="$$missing latex"; \
+	command -v dvisvgm >/dev/null || missing="$$missing dvisvgm"; \
+	{ command -v kpsewhich >/dev/null && kpsewhich standalone.cls >/dev/null; } || missing="$$missing standalone.cls"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "renderbench setup: installing$$missing from Debian packages"; \

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from harness.workloads.presets import DEFAULT_PRESET, PRESETS
 from impls.errors import InvalidJob
 from impls.model.protocol import EncoderSpec
 from impls.runtime.executor import executor_names
 
 PREFIX = "renderbench-"
 INI_PREFIX = "renderbench_"
-PRESETS = ("smoke", "full")
 #: Rounds per case when ``--renderbench-rounds auto`` meets an fps gate: enough for the rank
 #: test to reach p < 0.05 (4 per run) and for a t interval of moderate width (t = 2.78).
 GATE_ROUNDS = 5
@@ -68,9 +68,9 @@ MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
         "imports. The reference of each workload (baseline, manim-serial) always runs.",
     ),
     OptionSpec(
-        "workers", "COUNTS", "1,2,cores",
+        "workers", "COUNTS", "the preset's",
         "Worker counts, comma-separated; 'cores' is this machine's usable core count "
-        "(duplicates are dropped).",
+        "(duplicates are dropped). The presets: full 'cores', smoke and exhaustive '1,2,cores'.",
     ),
     OptionSpec(
         "encoders", "SPECS", "libx264:medium:23",
@@ -80,14 +80,18 @@ MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
         "ffmpeg cannot use is skipped with the reason.",
     ),
     OptionSpec(
-        "workloads", "NAMES", "slideshow,explainer",
-        "Workloads, comma-separated: slideshow, frame_index, explainer, gradient (cheap frames, "
-        "compared with ffmpeg encoding them from memory).",
+        "workloads", "NAMES", "the preset's",
+        "Workloads, comma-separated: slideshow, explainer (Manim), edit (cuts of a video file), "
+        "captions (TextClip titles over video), explainer-tex (Manim with LaTeX), frame_index, "
+        "gradient (cheap frames, compared with ffmpeg encoding them from memory). The presets: "
+        "full and smoke 'slideshow,explainer,edit,captions,explainer-tex', exhaustive all.",
     ),
     OptionSpec(
-        "preset", "NAME", "full",
-        "Workload sizes: 'smoke' (tiny clips, for CI) or 'full' (1920x1080 30 fps 10 s "
-        "slideshow, explainer at -qh).",
+        "preset", "NAME", DEFAULT_PRESET,
+        "The matrix: 'full' (1920x1080 30 fps: the slideshow 10 s, the edit and captions 4 s; "
+        "the explainer at -qh, the LaTeX explainer at -qm; workers = cores), 'exhaustive' (every "
+        "workload at its largest size: the edit and captions 10 s, both explainers at -qh; "
+        "workers 1,2,cores) or 'smoke' (tiny clips, for CI).",
     ),
     OptionSpec(
         "executors", "NAMES", "local",
@@ -95,7 +99,7 @@ MATRIX_OPTIONS: tuple[OptionSpec, ...] = (
     ),
     OptionSpec(
         "rounds", "N", "auto",
-        f"Timed rounds per case; 'auto' is 1 with the full preset and 3 with smoke, and "
+        f"Timed rounds per case; 'auto' is 3 with the smoke preset and 1 with the others, and "
         f"{GATE_ROUNDS} when an fps gate is set (its verdict needs the spread of several rounds).",
     ),
     OptionSpec(
@@ -340,14 +344,21 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
     def text(name: str) -> str:
         return raw(by_name[name]).strip()
 
+    def given(name: str) -> str:
+        """The option's value from the command line or the ini; '' when given nowhere."""
+        value = lookup(by_name[name])
+        return "" if value is None else str(value).strip()
+
     renderers_text = text("renderers")
     renderers = None if renderers_text in {"", "all"} else tuple(dict.fromkeys(_items(renderers_text)))
-    workloads = tuple(dict.fromkeys(_items(text("workloads"))))
-    if not workloads:
-        raise OptionError("workloads: give at least one workload")
     preset = text("preset")
     if preset not in PRESETS:
         raise OptionError(f"preset: {preset!r} is not one of {', '.join(PRESETS)}")
+    matrix = PRESETS[preset]
+    workloads_text = given("workloads")
+    workloads = tuple(dict.fromkeys(_items(workloads_text))) if workloads_text else matrix.workloads
+    if not workloads:
+        raise OptionError("workloads: give at least one workload")
     executors = tuple(dict.fromkeys(_items(text("executors"))))
     for executor in executors:
         if executor not in executor_names():
@@ -366,7 +377,7 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
             raise OptionError(f"max-fps-drop: {max_fps_drop} must be between 0 and 100 (percent)")
     rounds_text = text("rounds")
     if rounds_text == "auto":
-        rounds = 1 if preset == "full" else 3
+        rounds = matrix.rounds
         if min_speedup or max_fps_drop is not None:
             rounds = max(rounds, GATE_ROUNDS)
     else:
@@ -375,7 +386,7 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
     lossless = lossless_value in {True, "true", "True", "1", "yes"}
     compare = text("compare") or None
     return Settings(
-        renderers=renderers, workers=parse_workers(text("workers"), cores),
+        renderers=renderers, workers=parse_workers(given("workers") or matrix.workers, cores),
         encoders=(EncoderSpec.lossless(),) if lossless else parse_encoders(text("encoders")),
         workloads=workloads, preset=preset, executors=executors, rounds=rounds, lossless=lossless,
         results_dir=Path(text("results-dir") or "results"),

@@ -152,8 +152,8 @@ def settings(**given: Any) -> Any:
 
 def test_defaults_and_parsing() -> None:
     s = settings()
-    assert s.renderers is None and s.workers == (1, 2, 4)
-    assert s.encoders == (X264,) and s.workloads == ("slideshow", "explainer")
+    assert s.renderers is None and s.workers == (4,)
+    assert s.encoders == (X264,) and s.workloads == ("slideshow", "explainer", "edit", "captions", "explainer-tex")
     assert (s.preset, s.rounds, s.executors, s.lossless) == ("full", 1, ("local",), False)
     assert s.results_dir == Path("results") and s.min_speedup == () and s.max_fps_drop is None
     assert (s.interleave, s.significance, s.confidence, s.inconclusive_fails) == (True, 0.05, 0.95, True)
@@ -175,13 +175,26 @@ def test_defaults_and_parsing() -> None:
     assert (s.interleave, s.significance, s.inconclusive_fails, s.rounds, s.warmup) == (False, 0.01, False, 2, 1)
 
 
+def test_presets_choose_workloads_workers_and_rounds_unless_given() -> None:
+    smoke = settings(preset="smoke")
+    assert smoke.workers == (1, 2, 4) and smoke.rounds == 3
+    assert smoke.workloads == ("slideshow", "explainer", "edit", "captions", "explainer-tex")
+    every = settings(preset="exhaustive")
+    assert every.workers == (1, 2, 4) and every.rounds == 1
+    assert set(every.workloads) == {
+        "slideshow", "frame_index", "explainer", "gradient", "edit", "captions", "explainer-tex"
+    }
+    mine = settings(preset="exhaustive", workers="2", workloads="edit", rounds="2")
+    assert (mine.workers, mine.workloads, mine.rounds) == ((2,), ("edit",), 2)
+
+
 @pytest.mark.parametrize(
     ("given", "message"),
     [
         ({"workers": "0"}, "workers: 0 must be >= 1"),
         ({"workers": "two"}, "workers: 'two' is not an integer or 'cores'"),
         ({"encoders": "libx264:fast:high"}, "crf in encoder 'libx264:fast:high' must be an integer"),
-        ({"preset": "huge"}, "preset: 'huge' is not one of smoke, full"),
+        ({"preset": "huge"}, "preset: 'huge' is not one of smoke, full, exhaustive"),
         ({"executors": "ray"}, "executors: 'ray' is not one of local, dask"),
         ({"rounds": "0"}, "rounds: 0 must be >= 1"),
         ({"min_speedup": "chunk"}, "min-speedup: 'chunk' must look like renderer=1.3"),

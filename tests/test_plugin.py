@@ -90,7 +90,7 @@ def test_help_shows_every_option_with_its_default(pytester: pytest.Pytester) -> 
             "renderbench: benchmark and validate video renderers:",
             "*--renderbench-renderers=NAMES*",
             "*--renderbench-workers=COUNTS*",
-            "*Default: 1,2,cores",
+            "*Default: the preset's",
             "*--renderbench-encoders=SPECS*",
             "*--renderbench-workloads=NAMES*",
             "*--renderbench-preset=NAME*",

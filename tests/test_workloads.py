@@ -1,19 +1,23 @@
-"""Workloads: the frame-index code, the slideshow, and MoviePy-exact frames without the mask."""
+"""Workloads: the frame-index code, the slideshow, MoviePy-exact frames without the mask, the
+generated media, the edit, the captions, the LaTeX explainer and the presets."""
 
 from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
-from harness.decode import framemd5
-from harness.workloads import frame_index, slideshow
+from harness.decode import framemd5, iter_rgb_frames, probe
+from harness.workloads import cache, captions, edit, explainer_tex, fonts, frame_index, media, presets, slideshow
 from impls import EncoderSpec
 from impls.ffmpeg.command import RawFormat
+from impls.ffmpeg.probe import count_packets
 from impls.ffmpeg.process import FrameWriter
 from impls.model.timeline import Timeline, frame_rgb, frame_rgba
+from tests.media import make_video
 from tests.renders import TINY_SLIDESHOW, BaselineRenders
 
 # ---------------------------------------------------------------------------------------------
@@ -131,3 +135,175 @@ def test_rgb_frames_encode_to_the_baselines_rgba_output(
             writer.write(frame_rgb(clip, timeline.time(i)))
     assert timeline.rate == Fraction(30)
     assert framemd5(out) == framemd5(render.path)
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated media: the edit's and the captions' source video and music
+
+
+@pytest.fixture
+def own_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv(cache.CACHE_ENV, str(folder))
+    return folder
+
+
+def test_source_video_is_made_once_with_moving_detail_and_sound(own_cache: Path) -> None:
+    path = media.source_video(160, 90, 30, 3.0)
+    assert path.parent == own_cache / "media" and path.name == "source-v1-160x90-30fps-3s.mp4"
+    streams = {s["codec_type"]: s for s in probe(path)["streams"]}
+    assert count_packets(path) == 90
+    video, audio = streams["video"], streams["audio"]
+    assert (video["width"], video["height"], video["r_frame_rate"]) == (160, 90, "30/1")
+    assert video["codec_name"] == "h264" and video["pix_fmt"] == "yuv420p"
+    assert (audio["codec_name"], int(audio["sample_rate"]), audio["channels"]) == ("aac", 44100, 2)
+    frames = [np.frombuffer(f, np.uint8).reshape(90, 160, 3) for f in iter_rgb_frames(path, 160, 90)]
+    assert len(frames) == 90
+    # Detail in every section (the fractal, life, the pattern), and it moves every frame.
+    for frame in frames[10], frames[45], frames[80]:
+        assert len(np.unique(frame.reshape(-1, 3), axis=0)) > 50
+    assert all(not np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
+    # Cached: asked again (another process, or the next run), the same file is not remade.
+    stamp = path.stat().st_mtime_ns
+    assert media.source_video(160, 90, 30, 3.0) == path and path.stat().st_mtime_ns == stamp
+    assert [p.name for p in (own_cache / "media").iterdir() if not p.name.startswith(".")] == [path.name]
+
+
+def test_cached_files_appear_whole_or_not_at_all(own_cache: Path) -> None:
+    target = own_cache / "media" / "thing.mp4"
+
+    def fails(path: Path) -> None:
+        path.write_bytes(b"half a file")
+        raise RuntimeError("ffmpeg died")
+
+    with pytest.raises(RuntimeError, match="ffmpeg died"):
+        cache.cached_file(target, fails)
+    assert not target.exists() and not [p for p in target.parent.iterdir() if "partial" in p.name]
+    made: list[Path] = []
+
+    def writes(path: Path) -> None:
+        made.append(path)
+        path.write_bytes(b"whole")
+
+    assert cache.cached_file(target, writes) == target
+    assert target.read_bytes() == b"whole" and made[0] != target  # written aside, then renamed
+    assert cache.cached_file(target, fails) == target  # there: never made again
+
+
+def test_music_is_a_stereo_track_of_the_asked_length(own_cache: Path) -> None:
+    path = media.music(2.5)
+    audio = probe(path)["streams"][0]
+    assert (audio["codec_type"], audio["codec_name"], audio["channels"]) == ("audio", "aac", 2)
+    assert float(audio["duration"]) == pytest.approx(2.5, abs=0.05)
+
+
+def test_fonts_come_with_matplotlib() -> None:
+    for path in (fonts.regular(), fonts.bold()):
+        assert Path(path).is_file() and Path(path).suffix == ".ttf"
+    with pytest.raises(FileNotFoundError, match="ships no font"):
+        fonts.font_path("NoSuchFont.ttf")
+
+
+# ---------------------------------------------------------------------------------------------
+# edit and captions
+
+TINY_EDIT: dict[str, Any] = {"width": 160, "height": 90, "fps": 30, "duration": 1.5, "source_seconds": 4.0}
+
+
+def test_edit_cuts_from_all_over_the_source_with_sound_and_music() -> None:
+    clip = edit.make(**TINY_EDIT)
+    try:
+        assert tuple(clip.size) == (160, 90) and clip.fps == 30 and clip.duration == pytest.approx(1.5)
+        assert clip.mask is not None  # crossfades composed: write_videofile sends RGBA
+        assert clip.audio is not None and clip.audio.duration == pytest.approx(1.5)
+        timeline = Timeline.for_clip(clip)
+        frames = [frame_rgb(clip, timeline.time(i)) for i in range(timeline.frames)]
+        assert timeline.frames == 45
+        assert all(not np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
+    finally:
+        clip.close()
+    starts = edit.cut_starts(24.0, 2.5, 4, 1 / 30)
+    assert len(set(starts)) == 4 and starts != sorted(starts)  # out of order, as edits jump
+    assert min(starts) < 8 and max(starts) > 16  # from the first and the last third
+    with pytest.raises(ValueError, match="too short"):
+        edit.cut_starts(2.0, 2.5, 4, 1 / 30)
+
+
+def test_edit_without_music_or_sound(tmp_path: Path) -> None:
+    silent_source = make_video(tmp_path / "silent.mp4", "160x90", 4, audio=False)
+    clip = edit.make(**{**TINY_EDIT, "source": str(silent_source)})
+    try:
+        assert clip.audio is not None  # the music alone
+    finally:
+        clip.close()
+    clip = edit.make(**{**TINY_EDIT, "source": str(silent_source), "music": False})
+    try:
+        assert clip.audio is None
+    finally:
+        clip.close()
+
+
+def test_captions_put_text_over_the_video() -> None:
+    from moviepy import VideoFileClip
+
+    kwargs: dict[str, Any] = {"width": 320, "height": 180, "fps": 30, "duration": 4.0, "source_seconds": 6.0}
+    clip = captions.make(**kwargs)
+    file = VideoFileClip(str(media.source_video(320, 180, 30, 6.0)), audio=False)
+    try:
+        assert tuple(clip.size) == (320, 180) and clip.audio is not None
+        assert Timeline.for_clip(clip).frames == 120
+        start = captions.START * (file.duration - 4.0 - 2 / file.fps)
+        background = file.subclipped(start, start + 4.0)
+
+        def changed(t: float) -> np.ndarray[Any, np.dtype[np.bool_]]:
+            ours = frame_rgb(clip, np.float64(t)).astype(int)
+            theirs = background.get_frame(t).astype(int)
+            changed: np.ndarray[Any, np.dtype[np.bool_]] = np.abs(ours - theirs).max(axis=-1) > 40
+            return changed
+
+        title = changed(0.5)  # the title and its subtitle, centred
+        assert title[50:130, 40:280].mean() > 0.05 and title[:30].mean() < 0.01
+        later = changed(2.0)  # the lower third slid in; a subtitle at the bottom
+        assert later[112:140, 10:60].mean() > 0.5
+        assert later[150:, 40:280].mean() > 0.03 and later[:100].mean() < 0.01
+    finally:
+        clip.close()
+        file.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Presets
+
+
+def test_every_workload_exists_at_every_preset(tmp_path: Path) -> None:
+    for name in presets.NAMES:
+        for preset in presets.PRESETS:
+            if name in ("edit", "captions") and preset != "smoke":
+                continue  # full-HD sources: minutes to make; their sizes are checked below
+            load = presets.workload(name, preset, lambda: tmp_path)
+            assert load.source is not None, load.unavailable
+    for preset, seconds in (("full", 4.0), ("exhaustive", 10.0)):
+        for name in ("edit", "captions"):
+            kwargs = presets._CLIPS[name, preset].kwargs
+            assert (kwargs["width"], kwargs["height"], kwargs["fps"], kwargs["duration"]) == (1920, 1080, 30, seconds)
+    with pytest.raises(KeyError, match="unknown workload 'nope'"):
+        presets.workload("nope", "full", lambda: tmp_path)
+
+
+def test_latex_explainer_without_latex_is_unavailable_with_what_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    load = presets.workload("explainer-tex", "smoke", lambda: tmp_path)
+    assert load.source is None
+    assert "latex and dvisvgm not found" in str(load.unavailable)
+    assert "texlive-latex-base texlive-latex-extra dvisvgm" in str(load.unavailable)
+
+
+def test_latex_explainer_scenes_use_latex() -> None:
+    from impls.manim.preflight import latex_users, parse_script
+
+    tree = parse_script(explainer_tex.script_path())
+    for scene in explainer_tex.SCENES:
+        assert latex_users(tree, (scene,)), scene
+    assert set(explainer_tex.NARRATION_SECONDS) == set(explainer_tex.SCENES)

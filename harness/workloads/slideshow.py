@@ -8,26 +8,20 @@ from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-#: Where generated images are kept between processes. Every worker process rebuilds the clip,
-#: and generating a full-HD image costs ~1 s; loading it back costs milliseconds, as loading
-#: a photo from disk does in a real slideshow.
-CACHE_ENV = "RENDERBENCH_CACHE"
-
-
-def cache_dir() -> Path:
-    configured = os.environ.get(CACHE_ENV)
-    if configured:
-        return Path(configured)
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "renderbench"
+from harness.workloads.cache import cache_dir
 
 
 def cached_image(width: int, height: int, seed: int) -> np.ndarray[Any, np.dtype[np.uint8]]:
-    """:func:`synthetic_image`, generated once per machine and loaded from disk after that."""
+    """:func:`synthetic_image`, generated once per machine and loaded from disk after that.
+
+    Every worker process rebuilds the clip, and generating a full-HD image costs ~1 s; loading
+    it back from the cache folder (:mod:`harness.workloads.cache`) costs milliseconds, as
+    loading a photo from disk does in a real slideshow.
+    """
     folder = cache_dir() / "slideshow"
     path = folder / f"img-v1-{width}x{height}-{seed}.npy"
     try:

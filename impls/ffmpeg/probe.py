@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -105,3 +106,17 @@ def stream_duration(path: Path) -> Fraction:
             f"no video stream duration ({frames} packets at {rate} fps)",
         )  # fmt: skip
     return frames / rate
+
+
+def video_timing(path: Path) -> tuple[Fraction | None, float | None]:
+    """The rate ffmpeg delivers ``path``'s first video stream at when no ``-r`` is given (its
+    ``r_frame_rate``, which MoviePy's reader gets) and the stream's own duration as the file's
+    index states it; None for what the file does not state."""
+    stream, _ = _first_stream(path, "v", "stream=r_frame_rate,duration")
+    rate: Fraction | None = None
+    duration: float | None = None
+    with contextlib.suppress(ValueError, ZeroDivisionError, TypeError, KeyError):
+        rate = Fraction(stream["r_frame_rate"])
+    with contextlib.suppress(ValueError, TypeError, KeyError):
+        duration = float(stream["duration"])
+    return (rate if rate is not None and rate > 0 else None), duration

@@ -42,7 +42,8 @@ DEFAULT_TIMEOUT = 600.0
 
 LATEX_HINT = (
     "the script uses LaTeX (Tex/MathTex), which needs latex and dvisvgm on PATH; "
-    "install them, e.g. apt-get install --no-install-recommends texlive-latex-base dvisvgm"
+    "install them, e.g. apt-get install --no-install-recommends texlive-latex-base dvisvgm "
+    "texlive-latex-extra (manim's default template loads standalone.cls, from texlive-latex-extra)"
 )
 
 MANIM_HINT = (

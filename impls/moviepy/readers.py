@@ -15,23 +15,47 @@ file it writes (``write_audiofile``). Two of its habits break what a renderer pr
   their own; they still end with the render (the renderer closes them, and a reader or writer
   whose parent dies sees its pipe close).
 
+- Where a file's pictures end, MoviePy's video reader repeats "the last valid frame": the last
+  frame *this reader* decoded. Reading every frame in order, as the baseline does, that is the
+  file's last picture, but a worker that skips frames (``skip_frames`` reads them without
+  keeping any) or seeks past the end (a new ffmpeg that delivers nothing) would repeat an
+  earlier one. Inside :func:`guarded`, a skip keeps the last frame it read, and a seek that
+  finds no picture reads the file's end from a little earlier, so every process repeats the
+  file's last picture there. A file whose pictures end well before its own video stream says
+  they do (cut short, damaged) raises :class:`InvalidSource` naming where it ends, instead of
+  repeating a picture for the rest of the clip.
+- A variable-frame-rate file whose average rate (MoviePy's ``fps``) is not the rate ffmpeg
+  delivers its frames at (the stream's ``r_frame_rate``, as MoviePy's reader runs ffmpeg
+  without ``-r``) is read inconsistently by MoviePy: in order, frame ``i`` is the picture at
+  ``i / r_frame_rate``, but a seek goes to ``i / fps``. A worker that seeks cannot then match a
+  render reading in order, so inside :func:`guarded` such a file raises :class:`InvalidSource`
+  naming the remedy (``VideoFileClip(path, fps_source="tbr")``, or a constant-rate copy).
+
 MoviePy's modules call ``subprocess.Popen`` through their module-level name ``sp``; that name is
 pointed at a stand-in whose ``Popen`` applies both rules, for the calling thread only while it
 is inside :func:`guarded`, and is ``subprocess.Popen`` unchanged otherwise (other threads, the
-baseline renderer, the user's own MoviePy calls).
+baseline renderer, the user's own MoviePy calls). The video reader's ``initialize``,
+``skip_frames`` and ``read_frame`` are wrapped the same way: MoviePy's own outside
+:func:`guarded`.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import os
 import subprocess
 import threading
 import weakref
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
 from typing import IO, Any
 
-from impls.errors import SourceReadFailed
+from impls.errors import FFmpegError, InvalidSource, SourceReadFailed, ToolNotFound
+from impls.ffmpeg.probe import video_timing
 from impls.runtime.processes import describe_exit
 
 #: MoviePy's modules that start ffmpeg processes: readers (whose reads are checked) and writers.
@@ -76,6 +100,8 @@ class _CheckedOutput:
         # MoviePy drops its reader.
         self._proc = weakref.ref(proc)
         self._path = path
+        self.complete_reads = 0  # reads that got all the bytes they asked for
+        self.ended = False  # a short read from a reader that exited cleanly: the true end
 
     def read(self, size: int = -1) -> bytes:
         data = self._raw.read(size)
@@ -84,6 +110,9 @@ class _CheckedOutput:
             status = _ended_badly(proc)
             if status is not None:
                 raise SourceReadFailed(self._path, status, wanted=size, got=len(data))
+            self.ended = True
+        elif size is not None and size > 0:
+            self.complete_reads += 1
         return data
 
     def __getattr__(self, name: str) -> Any:  # close(), fileno(), flush()...
@@ -139,6 +168,165 @@ class _Subprocess:
         return _GuardedPopen(cmd, *args, **kwargs)
 
 
+def _checked_output(reader: Any) -> _CheckedOutput | None:
+    out = getattr(getattr(reader, "proc", None), "stdout", None)
+    return out if isinstance(out, _CheckedOutput) else None
+
+
+@dataclass(frozen=True)
+class _VideoFacts:
+    """What ffprobe says of a file's first video stream (None where it says nothing)."""
+
+    rate: Fraction | None  # r_frame_rate: the rate ffmpeg delivers frames at without -r
+    duration: float | None  # the stream's own duration, from the file's index
+
+
+@functools.lru_cache(maxsize=64)
+def _probe_video(path: str, size: int, mtime_ns: int) -> _VideoFacts:
+    try:
+        return _VideoFacts(*video_timing(Path(path)))
+    except (FFmpegError, ToolNotFound, ValueError):
+        return _VideoFacts(None, None)  # MoviePy's own behaviour, as the baseline's
+
+
+def _video_facts(reader: Any) -> _VideoFacts:
+    path = str(reader.filename)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return _VideoFacts(None, None)
+    return _probe_video(path, stat.st_size, stat.st_mtime_ns)
+
+
+def _check_rate(reader: Any) -> None:
+    rate = _video_facts(reader).rate
+    if rate is not None and abs(float(rate) - float(reader.fps)) > 0.01:
+        raise InvalidSource(
+            f"{reader.filename} has a variable frame rate: MoviePy numbers its frames at "
+            f"{float(reader.fps):g} fps (the average) but ffmpeg delivers them at {float(rate):g} fps, "
+            "so a worker that seeks into it would show other pictures than a render reading it in "
+            f"order; open it with VideoFileClip(path, fps_source=\"tbr\"), or make a constant-rate "
+            f"copy (ffmpeg -i IN -fps_mode cfr -r {rate} OUT)"
+        )
+
+
+def _check_not_cut_short(reader: Any, index: int) -> None:
+    """Raise when the pictures of ``reader``'s file end (at frame ``index``) well before the
+    file's own video stream says they do."""
+    duration = _video_facts(reader).duration
+    at = index / float(reader.fps)
+    if duration is not None and at < duration - 2 / float(reader.fps):
+        raise InvalidSource(
+            f"{reader.filename} ends at frame {index} ({at:.3f} s), but its video stream says it "
+            f"lasts {duration:.3f} s: the file is cut short or damaged (MoviePy alone would repeat "
+            "its last picture for the rest of the clip)"
+        )
+
+
+def _wrap_video_reader(reader_class: Any) -> None:
+    """Hold ``reader_class`` (MoviePy's FFMPEG_VideoReader) to the rules of the module
+    docstring, inside :func:`guarded` only."""
+    import numpy as np
+
+    initialize = reader_class.initialize
+    skip_frames = reader_class.skip_frames
+    read_frame = reader_class.read_frame
+
+    def checked(reader: Any) -> _CheckedOutput | None:
+        return _checked_output(reader) if _active() else None
+
+    def read_frame_checked(self: Any) -> Any:
+        out = checked(self)
+        index = self.pos
+        before = out.complete_reads if out is not None else 0
+        frame = read_frame(self)
+        if out is not None and out.ended and out.complete_reads == before:
+            _check_not_cut_short(self, index)
+        return frame
+
+    def skip_keeping_the_last(self: Any, n: int = 1) -> None:
+        out = checked(self)
+        if out is None:
+            skip_frames(self, n)
+            return
+        width, height = self.size
+        size = self.depth * width * height
+        last = None
+        checked_end = False
+        for k in range(n):
+            data = out.read(size)
+            if len(data) == size:
+                last = data
+            elif not checked_end:
+                _check_not_cut_short(self, self.pos + k)
+                checked_end = True
+        if last is not None:
+            self.last_read = np.frombuffer(last, dtype="uint8").reshape(height, width, self.depth)
+        self.pos += n
+
+    def initialize_as_read_in_order(self: Any, start_time: float = 0) -> None:
+        if not _active():
+            initialize(self, start_time)
+            return
+        _check_rate(self)
+        built = hasattr(self, _BUILT_PAST_END)
+        if not built:
+            _building().append(weakref.ref(self))
+        initialize(self, start_time)
+        out = _checked_output(self)
+        if out is None or out.complete_reads or not out.ended:
+            return
+        # No picture at or after start_time, and the file is not cut short (read_frame checked):
+        # its pictures end before. While the clip is being built, every process (the
+        # baseline's too) seeks here alike: MoviePy's own repeat stands. So it does when the
+        # built clip left this reader past the end: reading on in order, the baseline never
+        # reads another picture from it either.
+        if not built or getattr(self, _BUILT_PAST_END):
+            return
+        # A worker's own seek: read the end from a little earlier, keeping the last picture,
+        # as the baseline, reading every frame in order from where the build left it, has it.
+        wanted = self.pos  # the frame after the one asked for, as MoviePy counts
+        back = 1.0
+        while True:
+            earlier = max(0.0, start_time - back)
+            initialize(self, earlier)
+            out = _checked_output(self)
+            if earlier == 0.0 or out is None or out.complete_reads:
+                break
+            back *= 2
+        skip_keeping_the_last(self, max(0, wanted - 1 - self.pos))
+        self.read_frame()  # short: MoviePy repeats the last picture, now the file's last
+
+    reader_class.initialize = initialize_as_read_in_order
+    reader_class.skip_frames = skip_keeping_the_last
+    reader_class.read_frame = read_frame_checked
+
+
+#: Set on a video reader once the :func:`guarded` block that started it ends (the clip is
+#: built): whether the build left it past the end of its file's pictures.
+_BUILT_PAST_END = "_renderbench_built_past_end"
+
+
+def _building() -> list[weakref.ref[Any]]:
+    """The video readers started in this thread's outermost :func:`guarded` block so far."""
+    pending: list[weakref.ref[Any]] | None = getattr(_here, "building", None)
+    if pending is None:
+        pending = _here.building = []
+    return pending
+
+
+def _built() -> None:
+    """The outermost :func:`guarded` block ends: note where it left each reader it started."""
+    pending = _building()
+    _here.building = []
+    for ref in pending:
+        reader = ref()
+        if reader is None or hasattr(reader, _BUILT_PAST_END):
+            continue
+        out = _checked_output(reader)
+        setattr(reader, _BUILT_PAST_END, out is not None and out.ended and not out.complete_reads)
+
+
 def _install() -> None:
     global _installed
     with _install_lock:
@@ -148,6 +336,7 @@ def _install() -> None:
         for name in _MODULES:
             module = importlib.import_module(name)
             module.sp = stand_in  # type: ignore[attr-defined]
+        _wrap_video_reader(importlib.import_module("moviepy.video.io.ffmpeg_reader").FFMPEG_VideoReader)
         _installed = True
 
 
@@ -164,3 +353,5 @@ def guarded() -> Iterator[None]:
         yield
     finally:
         _here.depth -= 1
+        if not _here.depth:
+            _built()
