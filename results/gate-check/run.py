@@ -1,7 +1,10 @@
 """The speedup gate's false-alarm check: the same commit gated N times, then a renderer slowed by 20 %.
 
-    .venv/bin/python results/gate-check/run.py                  # the full check (hours: see README)
-    .venv/bin/python results/gate-check/run.py --tiny           # 1 + 1 runs on the smoke slideshow
+    .venv/bin/python results/gate-check/run.py                  # the full check (about an hour, see README)
+    .venv/bin/python results/gate-check/run.py --tiny           # 1 + 1 runs on a 320x180, 1 s slideshow
+
+Every run is the CI gate's own benchmark (``bench_gate.py``: the slideshow at 960x540, 4 s)
+with the CI gate's renderer, workers, rounds and warm-up:
 
 1. Calibration (unless ``--threshold``): one gate run without a rule measures the renderer's
    speedup S (geometric mean of the paired rounds); the rule is ``renderer=T`` with
@@ -11,10 +14,10 @@
    then a wait that takes ``slowdown`` off its fps) against the same ``T``: (nearly) all should
    *fail*.
 
-Every run is ``renderbench run`` with ``--renderbench-inconclusive=pass`` (so its exit status
-says only fail or not; the verdict is read from its JSON). Writes ``OUT/verdicts.csv`` (one line
-per run) and ``OUT/table.md``: verdicts per kind, and the rounds each run needed: the fewest
-leading rounds after which the same interval would already have given its final verdict.
+Every run uses ``--renderbench-inconclusive=pass`` (so its exit status says only fail or not;
+the verdict is read from its JSON). Writes ``OUT/verdicts.csv`` (one line per run) and
+``OUT/table.md``: verdicts per kind, and the rounds each run needed: the fewest leading rounds
+after which the same interval would already have given its final verdict.
 """
 
 from __future__ import annotations
@@ -34,9 +37,13 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path[:0] = [str(ROOT), str(HERE)]
 
+from bench_gate import CLIP_ENV, DEFAULT_CLIP  # noqa: E402
 from harness.stats import ratio_interval  # noqa: E402
+
+#: What the CI gate runs (.github/workflows/fps-gate.yml): the check measures that gate.
+RENDERER, WORKERS, ROUNDS, WARMUP = "pipe", 2, 7, 1
 
 
 @dataclass(frozen=True)
@@ -68,21 +75,24 @@ def decided_after(ratios: list[float], threshold: float, confidence: float, verd
 
 def gate(args: argparse.Namespace, kind: str, number: int, renderer: str, threshold: float | None) -> tuple[Outcome, list[float]]:
     out = args.out / "runs" / f"{kind}-{number:02d}"
-    # The console script, not python -m: with the work tree first on sys.path pytest would
-    # find the package imported before it could rewrite its asserts.
+    # pytest's console script, not python -m: with the work tree first on sys.path pytest would
+    # find the plugin imported before it could rewrite its asserts.
     command = [
-        str(Path(sys.executable).with_name("renderbench")), "run", "--preset", args.preset, "--workloads", args.workload,
-        "--renderers", renderer, "--workers", str(args.workers), "--rounds", str(args.rounds),
-        "--inconclusive", "pass", "--significance", str(args.significance), "--results-dir", str(out),
+        str(Path(sys.executable).with_name("pytest")), str(HERE / "bench_gate.py"), "-p", "no:cacheprovider",
+        f"--renderbench-renderers={renderer}", f"--renderbench-workers={args.workers}",
+        f"--renderbench-rounds={args.rounds}", f"--renderbench-warmup={args.warmup}",
+        "--renderbench-inconclusive=pass", f"--renderbench-significance={args.significance}",
+        f"--renderbench-results-dir={out}", f"--benchmark-json={out / 'benchmark.json'}",
     ]  # fmt: skip
     if threshold is not None:
-        command += ["--min-speedup", f"{renderer}={threshold:.4f}"]
+        command.append(f"--renderbench-min-speedup={renderer}={threshold:.4f}")
     if renderer.endswith("-slowed"):
-        command += ["--", "-p", "gate_check_slowed"]
+        command += ["-p", "gate_check_slowed"]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")])))
     env.update(RENDERBENCH_SLOWED_RENDERER=args.renderer, RENDERBENCH_SLOWDOWN=str(args.slowdown))
+    env[CLIP_ENV] = args.clip
     started = time.monotonic()
-    print(f"gate-check: {kind} {number}: renderbench {' '.join(command[1:])}", flush=True)
+    print(f"gate-check: {kind} {number}: pytest {' '.join(command[1:])}", flush=True)
     completed = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True)
     seconds = time.monotonic() - started
     (out / "output.txt").parent.mkdir(parents=True, exist_ok=True)
@@ -110,9 +120,9 @@ def table(outcomes: list[Outcome], threshold: float, args: argparse.Namespace) -
     lines = [
         "# Speedup gate: false-alarm check",
         "",
-        f"`{args.renderer}` with {args.workers} workers on the {args.preset} {args.workload}, {args.rounds} interleaved "
-        f"rounds per run, rule `{args.renderer}={threshold:.3f}`, {100 * (1 - args.significance):g} % intervals; "
-        f"`{args.renderer}-slowed` takes {100 * args.slowdown:g} % off its fps.",
+        f"`{args.renderer}` with {args.workers} workers on the slideshow at {args.clip} (WxHxs), {args.rounds} "
+        f"interleaved rounds per run after {args.warmup} warm-up render(s), rule `{args.renderer}={threshold:.3f}`, "
+        f"{100 * (1 - args.significance):g} % intervals; `{args.renderer}-slowed` takes {100 * args.slowdown:g} % off its fps.",
         "",
         "| runs | kind | pass | fail | inconclusive | decided after (rounds, median) | rounds needed when inconclusive (median) |",
         "| --- | --- | ---: | ---: | ---: | ---: | ---: |",
@@ -143,19 +153,19 @@ def table(outcomes: list[Outcome], threshold: float, args: argparse.Namespace) -
 def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=10, help="Gate runs of each kind. Default: 10")
-    parser.add_argument("--rounds", type=int, default=5, help="Rounds per gate run. Default: 5")
-    parser.add_argument("--renderer", default="chunk", help="Default: chunk")
-    parser.add_argument("--workers", type=int, default=2, help="Default: 2")
-    parser.add_argument("--workload", default="slideshow", help="Default: slideshow")
-    parser.add_argument("--preset", default="full", help="Default: full")
+    parser.add_argument("--rounds", type=int, default=ROUNDS, help=f"Rounds per gate run. Default: {ROUNDS}, as CI")
+    parser.add_argument("--warmup", type=int, default=WARMUP, help=f"Warm-up renders per case. Default: {WARMUP}, as CI")
+    parser.add_argument("--renderer", default=RENDERER, help=f"Default: {RENDERER}, as CI")
+    parser.add_argument("--workers", type=int, default=WORKERS, help=f"Default: {WORKERS}, as CI")
+    parser.add_argument("--clip", default=DEFAULT_CLIP, help=f"The slideshow's WIDTHxHEIGHTxSECONDS. Default: {DEFAULT_CLIP}, as CI")
     parser.add_argument("--slowdown", type=float, default=0.2, help="Share of fps the slowed renderer loses. Default: 0.2")
     parser.add_argument("--significance", type=float, default=0.05, help="Default: 0.05")
     parser.add_argument("--threshold", type=float, default=None, help="The rule's speedup. Default: calibrated (see above)")
     parser.add_argument("--out", type=Path, default=HERE / "latest", help="Default: results/gate-check/latest")
-    parser.add_argument("--tiny", action="store_true", help="Try the script: smoke preset, 1 run of each kind, 3 rounds")
+    parser.add_argument("--tiny", action="store_true", help="Try the script: a 320x180, 1 s slideshow, 1 run of each kind, 3 rounds")
     args = parser.parse_args(argv)
     if args.tiny:
-        args.preset, args.runs, args.rounds = "smoke", 1, 3
+        args.clip, args.runs, args.rounds = "320x180x1", 1, 3
     return args
 
 
