@@ -119,11 +119,17 @@ def source(
     seed: int = 0,
     scenes: Sequence[str] = SCENES,
     audio: bool = True,
+    *,
+    script: Path | None = None,
+    seconds: Mapping[str, float] | None = None,
 ) -> ManimSource:
-    """The explainer as a :class:`ManimSource`; narration files are written into ``directory``."""
-    narrations = write_narration(directory, seed=seed, scenes=scenes) if audio else {}
+    """The explainer as a :class:`ManimSource`; narration files are written into ``directory``.
+
+    ``script`` and ``seconds`` (narration per scene) make another explainer of the same kind.
+    """
+    narrations = write_narration(directory, seed=seed, seconds=seconds, scenes=scenes) if audio else {}
     return ManimSource(
-        script=script_path(),
+        script=script or script_path(),
         scenes=tuple(scenes),
         audio=narrations,
         quality=quality,

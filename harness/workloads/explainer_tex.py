@@ -43,14 +43,6 @@ def source(
     audio: bool = True,
 ) -> ManimSource:
     """The LaTeX explainer as a :class:`ManimSource`; narration files are written into ``directory``."""
-    narrations = (
-        explainer.write_narration(directory, seed=seed, seconds=NARRATION_SECONDS, scenes=scenes) if audio else {}
-    )
-    return ManimSource(
-        script=script_path(),
-        scenes=tuple(scenes),
-        audio=narrations,
-        quality=quality,
-        fps=fps,
-        padding=padding,
+    return explainer.source(
+        directory, quality, fps, padding, seed, scenes, audio, script=script_path(), seconds=NARRATION_SECONDS
     )

@@ -325,12 +325,7 @@ class MaskComposite(Node):
         super().__init__(clip, [entry.node for entry in entries.values()])
         self.entries = entries
 
-    def frame(self, t: Any) -> Frame:
-        try:
-            return self._frame(t)
-        except Unsupported:
-            return self.moviepy_frame(t)
-
+    frame = Composite.frame
     key = Composite.key
 
     def _frame(self, t: Any) -> Frame:
