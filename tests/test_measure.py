@@ -210,8 +210,10 @@ def test_cpu_by_role_of_real_processes_adds_up_to_the_total(tmp_path: Path) -> N
     to the tree's total."""
     media = _media(tmp_path)
     ffmpeg = ffmpeg_binary()
-    reader = [ffmpeg, "-loglevel", "error", "-i", str(media), "-f", "rawvideo", "-pix_fmt", "rgb24", "-vcodec", "rawvideo", "-"]
-    encoder = [ffmpeg, "-loglevel", "error", "-y", "-i", str(media), "-c:v", "libx264", "-preset", "medium", str(tmp_path / "out.mp4")]
+    # The reader loops the file so that it lives for several of the sampler's intervals, which
+    # stretch when the machine is loaded (a process no sample saw has no role).
+    reader = [ffmpeg, "-loglevel", "error", "-stream_loop", "7", "-i", str(media), "-f", "rawvideo", "-pix_fmt", "rgb24", "-vcodec", "rawvideo", "-"]
+    encoder = [ffmpeg, "-loglevel", "error", "-y", "-stream_loop", "7", "-i", str(media), "-c:v", "libx264", "-preset", "medium", str(tmp_path / "out.mp4")]
     with TreeMonitor() as monitor:
         burned = float(subprocess.run(burner(0.5), capture_output=True, text=True, check=True).stdout)
         subprocess.run(reader, stdout=subprocess.DEVNULL, check=True)
