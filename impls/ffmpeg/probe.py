@@ -120,3 +120,24 @@ def video_timing(path: Path) -> tuple[Fraction | None, float | None]:
     with contextlib.suppress(ValueError, TypeError, KeyError):
         duration = float(stream["duration"])
     return (rate if rate is not None and rate > 0 else None), duration
+
+
+def keyframe_interval(path: Path, packets: int = 2000) -> int | None:
+    """The longest run of video packets from one keyframe to the next among ``path``'s first
+    ``packets`` (demuxed only, nothing decoded); None when the file says nothing of it.
+
+    A seek decodes from the keyframe before its target: this bounds how many frames that is.
+    """
+    out = run(
+        ["-v", "error", "-select_streams", "v:0", "-read_intervals", f"%+#{packets}",
+         "-show_entries", "packet=flags", "-of", "csv=p=0", str(path)],
+        f"ffprobe reading the keyframes of {Path(path).name}",
+        tool="ffprobe",
+    )  # fmt: skip
+    flags = [line.strip() for line in out.splitlines() if line.strip()]
+    keys = [i for i, flag in enumerate(flags) if "K" in flag]
+    if not keys:
+        return None
+    # The stretch after the last keyframe read counts too: it is at least that long.
+    gaps = [b - a for a, b in zip(keys, keys[1:])] + [len(flags) - keys[-1]]
+    return max(gaps)

@@ -61,7 +61,9 @@ class SceneTask:
 
     ``animations`` is manim's ``-n start,end``: 0-based and both ends included. ``dest`` is
     where the video is moved (with the suffix of what manim wrote, see :func:`find_output`);
-    ``None`` returns its bytes instead (no shared filesystem needed).
+    ``None`` returns its bytes instead (no shared filesystem needed). ``tex_cache``: a folder
+    every manim process of the render compiles its Tex strings through
+    (:mod:`impls.manim.tex_cache`), on the machine that runs the task.
     """
 
     script: str
@@ -74,6 +76,7 @@ class SceneTask:
     python: str = sys.executable
     dest: str | None = None
     work_root: str | None = None
+    tex_cache: str | None = None  # the render's shared Tex cache (None: manim's own, per process)
 
     @property
     def label(self) -> str:
@@ -109,6 +112,22 @@ class ManimRun:
 
 # ---------------------------------------------------------------------------------------------
 # Command line
+
+#: ``manim render`` itself.
+MANIM_RENDER = ("-m", "manim", "render")
+
+_TEX_CACHE_FILE = str(Path(__file__).with_name("tex_cache.py"))
+# The file is run by path, not as ``-m impls.manim.tex_cache``: it needs only manim, so an
+# interpreter given as ``options["python"]`` need not have renderbench installed.
+_RUN_FILE = "import runpy, sys; runpy.run_path(sys.argv.pop(1), run_name='__main__')"
+
+
+def render_entry(tex_cache: str | None) -> tuple[str, ...]:
+    """The ``entry`` of :func:`manim_command`: ``manim render``, through the Tex cache in the
+    folder ``tex_cache`` when one is given (:mod:`impls.manim.tex_cache`)."""
+    if tex_cache is None:
+        return MANIM_RENDER
+    return ("-c", _RUN_FILE, _TEX_CACHE_FILE, tex_cache, "render")
 
 
 def encoder_options(spec: EncoderSpec) -> tuple[str, ...]:
@@ -150,7 +169,7 @@ def manim_command(
     animations: tuple[int, int] | None = None,
     extra: Sequence[str] = (),
     output_format: str = "auto",
-    entry: Sequence[str] = ("-m", "manim", "render"),
+    entry: Sequence[str] = MANIM_RENDER,
 ) -> list[str]:
     """The argument list of one ``manim render`` (``entry`` lets a wrapper stand in for it).
 
@@ -316,6 +335,7 @@ def render_scene(task: SceneTask, processes: ManimProcesses) -> SceneVideo:
         cmd = manim_command(
             task.python, str(script), [task.scene], str(media), quality=task.quality, fps=task.fps,
             animations=task.animations, extra=task.encoder_options,
+            entry=render_entry(task.tex_cache),
         )  # fmt: skip
         run = processes.run(cmd, cwd=str(script.parent), timeout=task.timeout)
         check_space(run, media, f"manim rendering scene {task.label}")

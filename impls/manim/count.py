@@ -14,8 +14,8 @@ arithmetic:
   (``Scene.get_time_progression``).
 
 A wait with a stop condition (``wait_until``) may end early, so its count is marked inexact and
-such a scene is rendered whole. Run as ``python -m impls.manim.count RESULT.json <manim render
-arguments...>``: it writes ``[{"scene": name, "animations": [[frames, exact], ...]}, ...]`` in
+such a scene is rendered whole. Run as ``python -m impls.manim.count RESULT.json [--tex-cache
+DIR] <manim render arguments...>`` (``DIR``: see :mod:`impls.manim.tex_cache`): it writes ``[{"scene": name, "animations": [[frames, exact], ...]}, ...]`` in
 rendering order (also when a scene fails, for the scenes before it).
 """
 
@@ -46,13 +46,17 @@ class SceneCount:
 
 
 def count_scenes(
-    plan: ManimPlan, workdir: Path, processes: cli.ManimProcesses
+    plan: ManimPlan, workdir: Path, processes: cli.ManimProcesses, tex_cache: Path | None = None
 ) -> tuple[list[SceneCount | None], cli.ManimRun]:
-    """Count every scene of ``plan`` in one manim process; ``None`` for a scene not counted."""
+    """Count every scene of ``plan`` in one manim process; ``None`` for a scene not counted.
+
+    With ``tex_cache`` the process compiles its Tex strings through that shared cache, so the
+    renders after it find them compiled."""
     result = workdir / "counts.json"
-    cmd = plan.command(
-        workdir / "count-media", output_format="png", entry=("-m", "impls.manim.count", str(result))
-    )
+    entry = ["-m", "impls.manim.count", str(result)]
+    if tex_cache is not None:
+        entry += ["--tex-cache", str(tex_cache)]
+    cmd = plan.command(workdir / "count-media", output_format="png", entry=entry)
     run = processes.run(cmd, cwd=str(plan.script.parent), timeout=plan.timeout)
     records: list[dict[str, Any]] = []
     if result.exists():
@@ -82,6 +86,11 @@ def main(argv: Sequence[str]) -> None:
     from manim.renderer.cairo_renderer import CairoRenderer
 
     result_path, *manim_args = argv
+    if manim_args[:1] == ["--tex-cache"]:
+        from impls.manim import tex_cache
+
+        tex_cache.install(Path(manim_args[1]))
+        manim_args = manim_args[2:]
     records: list[dict[str, Any]] = []
     current: dict[str, int] = {"scene": -1}
     original_play = CairoRenderer.play

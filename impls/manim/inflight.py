@@ -19,7 +19,7 @@ from pathlib import Path
 
 from impls.errors import SceneFailed
 from impls.manim import cli
-from impls.manim.preflight import ManimOptions
+from impls.manim.preflight import ParallelOptions
 from impls.manim.render import ManimRenderer, SceneRun
 from impls.model.options import integer
 
@@ -27,7 +27,7 @@ FLAG = "--max-inflight-encoders"
 
 
 @dataclasses.dataclass(frozen=True)
-class InflightOptions(ManimOptions):
+class InflightOptions(ParallelOptions):
     encoders: int | None = integer()  # None: the job's workers
 
 
@@ -42,7 +42,10 @@ def _render_scenes(run: SceneRun[InflightOptions]) -> None:
     count = run.options.encoders or plan.workers
     timeout = plan.timeout * len(plan.scenes)
     media = run.work / "media"
-    cmd = plan.command(media, extra=[*plan.encoder_options, FLAG, str(count)])
+    tex_cache = None if run.tex_cache is None else str(run.tex_cache)
+    cmd = plan.command(
+        media, extra=[*plan.encoder_options, FLAG, str(count)], entry=cli.render_entry(tex_cache)
+    )
     with run.stages.timed("render"):
         result = run.processes.run(cmd, cwd=str(plan.script.parent), timeout=timeout)
     cli.check_space(result, media, f"manim rendering scenes {', '.join(plan.scenes)}")

@@ -24,7 +24,7 @@ from impls.errors import FFmpegError, InvalidJob, InvalidSource, ToolNotFound
 from impls.ffmpeg.probe import audio_duration
 from impls.ffmpeg.tools import check_container, check_ready
 from impls.manim import cli
-from impls.model.options import Options, flag, text
+from impls.model.options import Options, boolean, flag, text
 from impls.model.protocol import ManimSource, RenderJob
 from impls.runtime.executor import worker_count
 
@@ -58,6 +58,15 @@ class ManimOptions(Options):
     #: The interpreter whose manim runs the scenes (default: this one; on a remote executor,
     #: each worker's own).
     python: str | None = text()
+
+
+@dataclasses.dataclass(frozen=True)
+class ParallelOptions(ManimOptions):
+    """Options of the parallel Manim renderers; ``manim-serial``, the reference, runs plain manim."""
+
+    #: Compile each Tex string once per render, in a cache every manim process of the render
+    #: shares (:mod:`impls.manim.tex_cache`); False: each process compiles its own, as manim does.
+    tex_cache: bool = boolean(True)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,13 +106,15 @@ class ManimPlan:
         )  # fmt: skip
 
     def task(
-        self, scene: str, dest: Path, work_root: Path, animations: tuple[int, int] | None = None
-    ) -> cli.SceneTask:
+        self, scene: str, dest: Path, work_root: Path, animations: tuple[int, int] | None = None,
+        tex_cache: Path | None = None,
+    ) -> cli.SceneTask:  # fmt: skip
         """The :class:`~impls.manim.cli.SceneTask` rendering ``scene`` (or a range) of this plan."""
         return cli.SceneTask(
             script=str(self.script), scene=scene, quality=self.quality, fps=self.fps,
             animations=animations, encoder_options=self.encoder_options, timeout=self.timeout,
             python=self.python, dest=str(dest), work_root=str(work_root),
+            tex_cache=None if tex_cache is None else str(tex_cache),
         )  # fmt: skip
 
 

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from impls.manim.assemble import SceneClip
 from impls.manim.count import SceneCount, count_scenes
-from impls.manim.preflight import ManimOptions
+from impls.manim.preflight import ParallelOptions
 from impls.manim.render import ManimRenderer, SceneRun
 from impls.model.options import integer
 
@@ -111,7 +111,7 @@ def plan_units(
 
 
 @dataclasses.dataclass(frozen=True)
-class RangesOptions(ManimOptions):
+class RangesOptions(ParallelOptions):
     parts: int | None = integer()  # ranges per splittable scene; None: by frames (see above)
 
 
@@ -119,7 +119,7 @@ def _render_scenes(run: SceneRun[RangesOptions]) -> None:
     plan = run.plan
     workers = plan.workers
     with run.stages.timed("count"):
-        counts, _ = count_scenes(plan, run.work, run.processes)
+        counts, _ = count_scenes(plan, run.work, run.processes, run.tex_cache)
     with run.stages.timed("render"):
         units = plan_units(plan.scenes, counts, workers, run.options.parts)
         tasks = [

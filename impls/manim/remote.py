@@ -46,7 +46,10 @@ def render_shipped(
         with writing(copy, "writing the script on the worker"):
             copy.write_bytes(script)
         python = sys.executable if own_python else task.python
-        here = dataclasses.replace(task, script=str(copy), dest=None, work_root=str(root), python=python)
+        # A client's Tex cache folder means nothing here: the scene keeps manim's own.
+        here = dataclasses.replace(
+            task, script=str(copy), dest=None, work_root=str(root), python=python, tex_cache=None
+        )
         outcome = attempt(index, here, retries, ManimProcesses())
         outcome.task = task  # as the client knows it (its paths, its interpreter)
         return outcome

@@ -7,6 +7,9 @@ one to the :class:`SceneRun` as it is ready. Everything else is the same for all
 - the checks before any manim process starts (:mod:`impls.manim.preflight`), the renderer's
   options included;
 - the render's own :class:`~impls.manim.cli.ManimProcesses` (killed together on failure);
+- for the parallel renderers (:class:`~impls.manim.preflight.ParallelOptions`), one Tex cache
+  in the render's scratch directory that all its manim processes compile through
+  (:mod:`impls.manim.tex_cache`), removed with it;
 - a scene is held past its end while others still render (:func:`~impls.manim.assemble.hold`)
   and counted for progress; a scene that plays no animation is its picture, shown for its
   narration's length or ``still_duration`` seconds (or a failure, when that is ``None``);
@@ -33,7 +36,7 @@ from impls.manim import pool, remote
 from impls.manim.assemble import SceneClip, assemble, clip_from_files, hold
 from impls.manim.cli import MANIM_HINT, ManimProcesses, SceneTask
 from impls.manim.pool import Outcome
-from impls.manim.preflight import ManimOptions, ManimPlan, prepare_manim_job
+from impls.manim.preflight import ManimOptions, ManimPlan, ParallelOptions, prepare_manim_job
 from impls.model.protocol import ManimSource, RenderJob, RenderResult, Source, Stages
 from impls.runtime.executor import Executor, Settings, capabilities, open_executor
 
@@ -50,6 +53,7 @@ class SceneRun(Generic[O]):
     work: Path
     processes: ManimProcesses
     executor: Executor | None  # a remote executor's workers, or None: manim runs here
+    tex_cache: Path | None = None  # the Tex cache its manim processes share (None: none)
     clips: dict[int, SceneClip] = dataclasses.field(default_factory=dict)
     failures: dict[int, SceneFailed] = dataclasses.field(default_factory=dict)
     stages: Stages = dataclasses.field(default_factory=Stages)
@@ -58,7 +62,7 @@ class SceneRun(Generic[O]):
 
     def task(self, scene: str, name: str, animations: tuple[int, int] | None = None) -> SceneTask:
         """The task rendering ``scene`` (or a range of its animations) into ``work/name``."""
-        return self.plan.task(scene, self.work / name, self.work, animations)
+        return self.plan.task(scene, self.work / name, self.work, animations, self.tex_cache)
 
     def run_tasks(self, tasks: Sequence[SceneTask], workers: int) -> Iterator[Outcome]:
         """Run ``tasks``, ``workers`` at a time, yielding outcomes as they finish; the retries
@@ -164,12 +168,20 @@ class ManimRenderer(Generic[O]):
             executor = open_executor(job.executor, settings)
         try:
             with scratch_dir("renderbench-manim-") as work:
-                run = SceneRun(job, plan, options, work, ManimProcesses(), executor)
+                tex_cache = work / "tex" if _shares_tex(options, executor) else None
+                run = SceneRun(job, plan, options, work, ManimProcesses(), executor, tex_cache)
                 self.strategy(run)
                 return _finish(run, self.name, started)
         finally:
             if executor is not None:
                 executor.close()
+
+
+def _shares_tex(options: ManimOptions, executor: Executor | None) -> bool:
+    # On a remote executor each scene runs in a private folder of its worker, with manim's own
+    # Tex folder: the render's scratch directory is not there, and a folder in the worker's
+    # (which outlives the render on a long-lived cluster) would be left behind.
+    return isinstance(options, ParallelOptions) and options.tex_cache and executor is None
 
 
 def _finish(run: SceneRun[Any], renderer: str, started: float) -> RenderResult:

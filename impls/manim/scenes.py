@@ -9,16 +9,22 @@ happens here either way.
 
 Options (``job.options``): ``partial`` (default False): write the scenes that rendered even if
 others failed, listing the failures in ``result.failures``; ``python``: the interpreter whose
-manim runs the scenes (default: this one; on a remote executor, each worker's own).
+manim runs the scenes (default: this one; on a remote executor, each worker's own);
+``tex_cache`` (default True): the scenes' processes compile each Tex string once, through one
+cache (:mod:`impls.manim.tex_cache`; on a remote executor each process keeps manim's own).
 """
 
 from __future__ import annotations
 
-from impls.manim.preflight import ManimOptions
+from typing import TypeVar
+
+from impls.manim.preflight import ManimOptions, ParallelOptions
 from impls.manim.render import ManimRenderer, SceneRun
 
+O = TypeVar("O", bound=ManimOptions)
 
-def render_scenes(run: SceneRun[ManimOptions], workers: int | None = None) -> None:
+
+def render_scenes(run: SceneRun[O], workers: int | None = None) -> None:
     """Every scene whole, ``workers`` at a time (default: the job's)."""
     workers = run.plan.workers if workers is None else workers
     with run.stages.timed("render"):
@@ -26,4 +32,4 @@ def render_scenes(run: SceneRun[ManimOptions], workers: int | None = None) -> No
     run.info.update(workers=workers, executor=run.job.executor)
 
 
-renderer = ManimRenderer("manim-scenes", ManimOptions, render_scenes, remote=True)
+renderer = ManimRenderer("manim-scenes", ParallelOptions, render_scenes, remote=True)

@@ -8,7 +8,10 @@ Options (``job.options``):
   ``"jpeg"`` (lossy: the pixels differ from the baseline's; ``lossy_transport`` in the result)
   are options; the README has the measured cost of each.
 - ``jpeg_quality`` (default 95).
-- ``batch``: frames per task (default: enough tasks for ~8 per worker, at most 32 frames each).
+- ``batch``: frames per task. Default: enough tasks for ~8 per worker, at most 32 frames each;
+  for a clip that reads video files, 3 runs per worker, handed out so that a worker keeping
+  pace with the others renders one contiguous stretch of the clip: its MoviePy readers then
+  read forward instead of decoding what the other workers render (see ``pipe``).
 - ``shared_dir``: a directory every worker and this process see at the same path; the frame
   files go there (in a private subdirectory, removed after the render) instead of the scratch
   directory. Required where the executor's workers do not share this process's filesystem
@@ -43,6 +46,9 @@ from impls.runtime.executor import Capabilities
 IMAGE_FORMATS = ("ppm", "png", "jpeg")
 _MAX_BATCH = 32
 _TASKS_PER_WORKER = 8
+#: Runs per worker for a clip reading video files: each run may start with a seek (decoding
+#: from a keyframe), so few; more than one, so that a slow stretch is shared out.
+_RUNS_PER_WORKER = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -108,7 +114,9 @@ class Disk:
     def _encode_frames(
         self, render: ClipRender[DiskOptions], video: Path, frames_dir: Path, image_format: str
     ) -> None:
-        batches = _batches(render.timeline, render.workers, render.options.batch or 0)
+        batches = _batches(
+            render.timeline, render.workers, render.options.batch or 0, render.reads_video
+        )
         render.info["tasks"] = len(batches)
         quality = render.options.jpeg_quality
 
@@ -127,10 +135,30 @@ class Disk:
             )
 
 
-def _batches(timeline: Timeline, workers: int, batch: int) -> list[range]:
-    if batch <= 0:
-        batch = max(1, min(_MAX_BATCH, math.ceil(timeline.frames / (workers * _TASKS_PER_WORKER))))
-    return [range(s, min(s + batch, timeline.frames)) for s in range(0, timeline.frames, batch)]
+def _batches(timeline: Timeline, workers: int, batch: int, reads_video: bool = False) -> list[range]:
+    """The tasks' frame ranges, in the order they are submitted."""
+    if batch > 0 or not reads_video:
+        if batch <= 0:
+            batch = max(1, min(_MAX_BATCH, math.ceil(timeline.frames / (workers * _TASKS_PER_WORKER))))
+        return [range(s, min(s + batch, timeline.frames)) for s in range(0, timeline.frames, batch)]
+    return stretches(timeline.frames, workers, _RUNS_PER_WORKER)
+
+
+def stretches(frames: int, workers: int, runs: int) -> list[range]:
+    """``frames`` cut into a stretch per worker, each cut into ``runs`` runs, in the order that
+    gives each worker its own stretch when they keep pace: the first run of every stretch, then
+    the second of every stretch... (the pool hands tasks out in order, to whichever worker is
+    free). A worker that falls behind leaves its stretch's later runs to the others."""
+    workers = max(1, min(workers, frames))
+    bounds = [frames * k // workers for k in range(workers + 1)]
+    split = []
+    for a, b in zip(bounds, bounds[1:]):
+        count = max(1, min(runs, b - a))
+        split.append([range(a + (b - a) * r // count, a + (b - a) * (r + 1) // count) for r in range(count)])
+    order: list[range] = []
+    for r in range(max(len(s) for s in split)):
+        order.extend(s[r] for s in split if r < len(s) and len(s[r]))
+    return order
 
 
 renderer = ClipRenderer(Disk())

@@ -2,8 +2,16 @@
 
 Options (``job.options``):
 
-- ``max_inflight`` (default ``2 * workers``, at most 100): frames submitted and not yet written.
-  Memory is bounded by it: frames live only in that many fixed slots.
+- ``max_inflight`` (at most 100): frames submitted and not yet written. Memory is bounded by
+  it: frames live only in that many fixed slots. Default: ``2 * workers``; for a clip that
+  reads video files, as many as a quarter of the memory (and of /dev/shm) holds, at most 100,
+  so that the runs below can be long.
+- ``run_frames``: consecutive frames per task (at most ``max_inflight``; a task holds a slot
+  per frame, so ``max_inflight // run_frames`` tasks are in flight). Default: 1, for a clip
+  that reads no video file (the finest balance, nothing to gain from runs); for one that does,
+  ``max_inflight // workers``: a worker's MoviePy reader reads a run forward, where single
+  frames would make it decode (or seek past) the frames the other workers render, every
+  worker decoding the whole file again.
 - ``transport``: how a frame reaches the parent.
   ``"shm"`` (the default where the executor's workers share memory with this process): the
   worker copies the frame into a slot of one shared-memory block
@@ -35,11 +43,14 @@ from impls.ffmpeg.process import FrameWriter
 from impls.model.options import choice, integer
 from impls.model.protocol import EncoderSpec
 from impls.moviepy.shell import ClipOptions, ClipRender, ClipRenderer
-from impls.moviepy.worker import render_bytes, render_jpeg, render_to_slot
+from impls.moviepy.worker import render_bytes, render_jpeg, render_to_slots
 from impls.runtime.dispatch import Task
 from impls.runtime.executor import Capabilities
 
 MAX_INFLIGHT = 100
+#: Share of the memory (or /dev/shm) that the default window of a clip reading video files
+#: may take.
+_DEFAULT_SHARE = 4
 TRANSPORTS = ("shm", "bytes", "jpeg")
 _SHM = "/dev/shm"
 
@@ -49,27 +60,54 @@ class PipeOptions(ClipOptions):
     max_inflight: int | None = integer(high=MAX_INFLIGHT)
     transport: str | None = choice(TRANSPORTS)
     jpeg_quality: int = integer(95, high=100)
+    run_frames: int | None = integer(high=MAX_INFLIGHT)
 
-    def window(self, workers: int) -> int:
-        """Frames in flight: ``max_inflight``, else twice the workers (at most 100)."""
-        return self.max_inflight or min(MAX_INFLIGHT, 2 * workers)
+    def window(self, render: ClipRender[Any]) -> int:
+        """Frames in flight: ``max_inflight``; else twice the workers, or, for a clip that reads
+        video files, what a quarter of the room holds (at most 100, at least twice the
+        workers)."""
+        if self.max_inflight:
+            return self.max_inflight
+        workers = min(MAX_INFLIGHT, 2 * render.workers)
+        if not render.reads_video:
+            return workers
+        _, room = self._room(render)
+        fits = room // _DEFAULT_SHARE // max(1, render.source.frame_bytes)
+        return max(workers, min(MAX_INFLIGHT, fits))
+
+    def run_length(self, render: ClipRender[Any], window: int) -> int:
+        """Frames per task: ``run_frames``, else a run per worker for a clip reading video."""
+        if self.run_frames:
+            return self.run_frames
+        return max(1, window // render.workers) if render.reads_video else 1
 
     def transport_for(self, capabilities: Capabilities) -> str:
         return self.transport or ("shm" if capabilities.shares_memory else "bytes")
 
-    def check_clip(self, render: ClipRender[Any]) -> None:
-        """Refuse, before anything starts, frames in flight that cannot fit in memory (nor, for
-        ``shm``, in /dev/shm): each one is a whole raw frame."""
+    def _room(self, render: ClipRender[Any]) -> tuple[str, int]:
+        """Where frames in flight live and how many bytes are free there."""
         transport = self.transport_for(render.executor.capabilities)
-        if transport == "jpeg":
-            return  # compressed in flight: a frame's size is not known ahead
-        window, frame = self.window(render.workers), render.source.frame_bytes
-        needed = window * frame
         room = {"memory available": psutil.virtual_memory().available}
         if transport == "shm" and os.path.isdir(_SHM):
             shm = os.statvfs(_SHM)
             room[f"free in {_SHM}"] = shm.f_bavail * shm.f_frsize
-        where, limit = min(room.items(), key=lambda item: item[1])
+        return min(room.items(), key=lambda item: item[1])
+
+    def check_clip(self, render: ClipRender[Any]) -> None:
+        """Refuse, before anything starts, frames in flight that cannot fit in memory (nor, for
+        ``shm``, in /dev/shm): each one is a whole raw frame; and runs longer than the window."""
+        window = self.window(render)
+        if self.run_frames and self.run_frames > window:
+            raise InvalidJob(
+                f"run_frames {self.run_frames} is more than the {window} frames in flight "
+                f"(max_inflight): a task holds a slot per frame; lower run_frames or raise "
+                "max_inflight"
+            )
+        if self.transport_for(render.executor.capabilities) == "jpeg":
+            return  # compressed in flight: a frame's size is not known ahead
+        frame = render.source.frame_bytes
+        needed = window * frame
+        where, limit = self._room(render)
         if needed <= limit:
             return
         fits = limit // frame
@@ -118,42 +156,52 @@ class Pipe:
     options = PipeOptions
 
     def write_video(self, render: ClipRender[PipeOptions], video: Path) -> None:
-        options, source = render.options, render.source
-        window = options.window(render.workers)
+        options = render.options
+        window = options.window(render)
+        run = options.run_length(render, window)
         transport = options.transport_for(render.executor.capabilities)
-        render.info.update(max_inflight=window, transport=transport)
+        render.info.update(max_inflight=window, run_frames=run, transport=transport)
         size = render.source.frame_bytes
         if transport == "jpeg":
             render.info.update(lossy_transport=True, jpeg_quality=options.jpeg_quality)
             fmt: RawFormat | PipedImages = PipedImages(render.timeline.rate)
         else:
             fmt = render.source.raw_format(render.timeline.rate)
+        frames = render.timeline.frames
         with contextlib.ExitStack() as stack:
             block = stack.enter_context(_shared_block(size * window)) if transport == "shm" else None
 
             def tasks() -> Iterator[Task[Any]]:
                 source = render.source  # read once the dispatcher has run the fast path's check
-                for index in range(render.timeline.frames):
-                    label = f"frame {index}"
+                for start in range(0, frames, run):
+                    part = range(start, min(start + run, frames))
+                    label = f"frame {start}" if len(part) == 1 else f"frames {start}..{part[-1]}"
                     if block is not None:
-                        args = (source, index, block.name, (index % window) * size)
-                        yield Task(label, render_to_slot, args, frames=1)
+                        args: tuple[Any, ...] = (source, part, block.name, window)
+                        yield Task(label, render_to_slots, args, frames=len(part))
                     elif transport == "jpeg":
-                        yield Task(label, render_jpeg, (source, index, options.jpeg_quality), 1)
+                        args = (source, part, options.jpeg_quality)
+                        yield Task(label, render_jpeg, args, frames=len(part))
                     else:
-                        yield Task(label, render_bytes, (source, index), frames=1)
+                        yield Task(label, render_bytes, (source, part), frames=len(part))
 
             with render.stages.timed("frames"):
-                dispatch = stack.enter_context(render.dispatcher(window, ordered=True))
+                # Runs in flight hold at most `window` consecutive frames, so frame i's slot,
+                # i % window, is free by the time its run is submitted.
+                dispatch = stack.enter_context(
+                    render.dispatcher(max(1, window // run), ordered=True)
+                )
                 writer = stack.enter_context(FrameWriter(video, fmt, render.job.encoder))
                 for task, value in dispatch.run(tasks()):
-                    if block is not None:
-                        offset = (task.args[1] % window) * size
+                    if block is None:
+                        for data in value:
+                            writer.write(data)
+                        continue
+                    for index in task.args[1]:
+                        offset = (index % window) * size
                         # Released even when the write fails, so that the block can be closed.
                         with block.buf[offset : offset + size] as slot:
                             writer.write(slot)
-                    else:
-                        writer.write(value)
             with render.stages.timed("flush"):  # the encoder's last frames (lookahead)
                 writer.close()
 

@@ -24,6 +24,14 @@ file it writes (``write_audiofile``). Two of its habits break what a renderer pr
   file's last picture there. A file whose pictures end well before its own video stream says
   they do (cut short, damaged) raises :class:`InvalidSource` naming where it ends, instead of
   repeating a picture for the rest of the clip.
+- Reading forward, MoviePy's video reader skips up to 100 frames (ffmpeg decodes each one,
+  converts it to RGB and pipes it over, to be thrown away) and seeks only past that: a
+  reasonable rule for a file read in order, but a worker that renders every few runs of frames
+  jumps that far all the time. Inside :func:`guarded`, a jump forward seeks as soon as a seek
+  decodes fewer frames than the skip would: MoviePy's seek starts decoding at the keyframe
+  before a point 1 s before its target, so it decodes at most ``fps`` + the file's longest
+  keyframe interval (read from its packets, nothing decoded) frames. A seek gives the same
+  frame as reading in order (the rules above make sure of it, at the end of a file too).
 - A variable-frame-rate file whose average rate (MoviePy's ``fps``) is not the rate ffmpeg
   delivers its frames at (the stream's ``r_frame_rate``, as MoviePy's reader runs ffmpeg
   without ``-r``) is read inconsistently by MoviePy: in order, frame ``i`` is the picture at
@@ -35,7 +43,7 @@ MoviePy's modules call ``subprocess.Popen`` through their module-level name ``sp
 pointed at a stand-in whose ``Popen`` applies both rules, for the calling thread only while it
 is inside :func:`guarded`, and is ``subprocess.Popen`` unchanged otherwise (other threads, the
 baseline renderer, the user's own MoviePy calls). The video reader's ``initialize``,
-``skip_frames`` and ``read_frame`` are wrapped the same way: MoviePy's own outside
+``skip_frames``, ``read_frame`` and ``get_frame`` are wrapped the same way: MoviePy's own outside
 :func:`guarded`.
 """
 
@@ -55,7 +63,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from impls.errors import FFmpegError, InvalidSource, SourceReadFailed, ToolNotFound
-from impls.ffmpeg.probe import video_timing
+from impls.ffmpeg.probe import keyframe_interval, video_timing
 from impls.runtime.processes import describe_exit
 
 #: MoviePy's modules that start ffmpeg processes: readers (whose reads are checked) and writers.
@@ -198,6 +206,81 @@ def _video_facts(reader: Any) -> _VideoFacts:
     return _probe_video(path, stat.st_size, stat.st_mtime_ns)
 
 
+@functools.lru_cache(maxsize=64)
+def _probe_keyframes(path: str, size: int, mtime_ns: int) -> int | None:
+    try:
+        return keyframe_interval(Path(path))
+    except (FFmpegError, ToolNotFound, ValueError):
+        return None  # MoviePy's own rule for skipping
+
+
+def seek_beats_skip(reader: Any) -> int | None:
+    """Frames past which a jump forward in ``reader``'s file is cheaper as a seek than as a
+    skip (None: unknown, MoviePy's own rule stands).
+
+    MoviePy's seek to ``t`` is ffmpeg's ``-ss t-1 -i FILE -ss 1``: ffmpeg decodes from the
+    keyframe before ``t - 1 s`` up to ``t``, at most ``fps`` + the longest keyframe interval
+    frames (and converts none of them), where a skip decodes, converts and pipes every frame
+    it passes. Starting the new ffmpeg costs a few frames' worth more, hence the margin.
+    """
+    path = str(reader.filename)
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    interval = _probe_keyframes(path, stat.st_size, stat.st_mtime_ns)
+    if interval is None:
+        return None
+    return int(float(reader.fps) + interval) + _SEEK_MARGIN
+
+
+#: Frames' worth of work a seek costs beyond the frames it decodes (starting ffmpeg, the file's
+#: header): a guess on the safe side; the skip it replaces converts and pipes every frame too.
+_SEEK_MARGIN = 4
+
+
+def reads_video_files(clip: Any, limit: int = 100_000) -> bool:
+    """Whether making ``clip``'s frames reads a video file (a MoviePy video reader is within its
+    reach: its subclips, layers, effects' closures...). Looks at ``limit`` objects at most."""
+    from moviepy.video.io.ffmpeg_reader import FFMPEG_VideoReader
+
+    seen: set[int] = set()
+    todo: list[Any] = [clip]
+    while todo and len(seen) < limit:
+        obj = todo.pop()
+        if id(obj) in seen or obj is None or isinstance(obj, str | bytes | int | float | type):
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, FFMPEG_VideoReader):
+            return True
+        if isinstance(obj, dict):
+            todo.extend(obj.values())
+        elif isinstance(obj, list | tuple | set | frozenset):
+            todo.extend(obj)
+        elif isinstance(obj, functools.partial):
+            todo.extend((obj.func, obj.args, obj.keywords))
+        elif callable(obj) and hasattr(obj, "__code__"):  # a function: its closure, not globals
+            todo.extend(cell.cell_contents for cell in (obj.__closure__ or ()) if _filled(cell))
+            todo.extend(obj.__defaults__ or ())
+        elif hasattr(obj, "__func__") and hasattr(obj, "__self__"):  # a bound method
+            todo.extend((obj.__func__, obj.__self__))
+        elif hasattr(obj, "__dict__") and not _is_array(obj):
+            todo.extend(vars(obj).values())
+    return False
+
+
+def _filled(cell: Any) -> bool:
+    try:
+        cell.cell_contents  # noqa: B018
+    except ValueError:  # an empty cell
+        return False
+    return True
+
+
+def _is_array(obj: Any) -> bool:
+    return type(obj).__module__ == "numpy" or type(obj).__module__.startswith("PIL.")
+
+
 def _check_rate(reader: Any) -> None:
     rate = _video_facts(reader).rate
     if rate is not None and abs(float(rate) - float(reader.fps)) > 0.01:
@@ -231,6 +314,7 @@ def _wrap_video_reader(reader_class: Any) -> None:
     initialize = reader_class.initialize
     skip_frames = reader_class.skip_frames
     read_frame = reader_class.read_frame
+    get_frame = reader_class.get_frame
 
     def checked(reader: Any) -> _CheckedOutput | None:
         return _checked_output(reader) if _active() else None
@@ -297,9 +381,20 @@ def _wrap_video_reader(reader_class: Any) -> None:
         skip_keeping_the_last(self, max(0, wanted - 1 - self.pos))
         self.read_frame()  # short: MoviePy repeats the last picture, now the file's last
 
+    def get_frame_seeking_when_cheaper(self: Any, t: float) -> Any:
+        if _active() and self.proc:
+            ahead = self.get_frame_number(t) - self.pos  # frames a skip would pass
+            if 0 < ahead < 100:  # from 100 on MoviePy seeks itself
+                beyond = seek_beats_skip(self)
+                if beyond is not None and ahead > beyond:
+                    self.initialize(t)  # what MoviePy's get_frame does for a long jump
+                    return self.last_read
+        return get_frame(self, t)
+
     reader_class.initialize = initialize_as_read_in_order
     reader_class.skip_frames = skip_keeping_the_last
     reader_class.read_frame = read_frame_checked
+    reader_class.get_frame = get_frame_seeking_when_cheaper
 
 
 #: Set on a video reader once the :func:`guarded` block that started it ends (the clip is

@@ -57,7 +57,7 @@ from impls.moviepy.clip_pickle import COMPRESSIONS
 from impls.moviepy.clip_transfer import supply
 from impls.moviepy.color_clips import lean_color_clips
 from impls.moviepy.preflight import prepare_clip_job
-from impls.moviepy.readers import guarded
+from impls.moviepy.readers import guarded, reads_video_files
 from impls.moviepy.worker import WORKER_MODULES, FrameSource, check_fast_path, forget_clip
 from impls.runtime.dispatch import Dispatcher, Task
 from impls.runtime.executor import (
@@ -119,6 +119,10 @@ class ClipRender(Generic[O]):
     retries: int = 0
     failures: dict[str, str] = dataclasses.field(default_factory=dict)
     fast_check: tuple[int, ...] = ()  # frames the fast path is to be checked on, still to do
+    #: Making the frames reads video files (MoviePy readers): a worker then renders runs of
+    #: consecutive frames, so that its readers read forward instead of decoding what the other
+    #: workers render (:func:`impls.moviepy.readers.reads_video_files`).
+    reads_video: bool = False
 
     @contextlib.contextmanager
     def dispatcher(self, window: int, *, ordered: bool = False) -> Iterator[Dispatcher[Any]]:
@@ -209,6 +213,7 @@ class ClipRenderer(Generic[O]):
             parent = _ParentClip(clip, job.source)
             try:
                 width, height = (int(v) for v in clip.size)
+                reads_video = reads_video_files(clip)
                 fast_check, fast_info = _plan_fast_path(clip, timeline, options)
                 del clip  # from here on only the holder has it, so that release() frees it
                 try:
@@ -218,7 +223,7 @@ class ClipRenderer(Generic[O]):
                         render = ClipRender(
                             job, self.name, options, timeline, workers, source, scratch, executor,
                             info={"workers": workers, "executor": job.executor, **fast_info},
-                            fast_check=fast_check,
+                            fast_check=fast_check, reads_video=reads_video,
                         )  # fmt: skip
                         result = self._render(render, parent, started)
                         clips.report(result, executor.report())

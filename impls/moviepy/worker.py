@@ -260,32 +260,39 @@ def _attach(name: str) -> SharedMemory:
     return block
 
 
-def render_to_slot(source: FrameSource, index: int, block: str, offset: int) -> int:
-    """Render frame ``index`` into the parent's shared memory ``block`` at ``offset``."""
-    image = frame(source, index)
-    with _task(f"frame {index} (copy to shared memory)"):
-        view = np.ndarray(image.shape, np.uint8, buffer=_attach(block).buf, offset=offset)
-        view[...] = image
-        del view  # a live view would keep the block's buffer exported
-    return index
+def render_to_slots(source: FrameSource, indices: range, block: str, window: int) -> int:
+    """Render frames ``indices`` into the parent's shared memory ``block``: frame ``i`` into
+    slot ``i % window`` (the block holds ``window`` frames); return how many were rendered."""
+    size = source.frame_bytes
+    for index in indices:
+        image = frame(source, index)
+        with _task(f"frame {index} (copy to shared memory)"):
+            offset = (index % window) * size
+            view = np.ndarray(image.shape, np.uint8, buffer=_attach(block).buf, offset=offset)
+            view[...] = image
+            del view  # a live view would keep the block's buffer exported
+    return len(indices)
 
 
-def render_bytes(source: FrameSource, index: int) -> bytes:
-    """Frame ``index`` as raw bytes (the transport when no shared memory is possible)."""
-    return frame(source, index).tobytes()
+def render_bytes(source: FrameSource, indices: range) -> list[bytes]:
+    """Frames ``indices`` as raw bytes (the transport when no shared memory is possible)."""
+    return [frame(source, index).tobytes() for index in indices]
 
 
-def render_jpeg(source: FrameSource, index: int, quality: int) -> bytes:
-    """Frame ``index`` as a JPEG (lossy, smaller transport; ffmpeg decodes it full-range)."""
-    image = frame(source, index)
-    with _task(f"frame {index} (JPEG)"):
-        import io
+def render_jpeg(source: FrameSource, indices: range, quality: int) -> list[bytes]:
+    """Frames ``indices`` as JPEGs (lossy, smaller transport; ffmpeg decodes them full-range)."""
+    jpegs = []
+    for index in indices:
+        image = frame(source, index)
+        with _task(f"frame {index} (JPEG)"):
+            import io
 
-        from PIL import Image
+            from PIL import Image
 
-        buffer = io.BytesIO()
-        Image.fromarray(image[..., :3]).save(buffer, format="JPEG", quality=quality)
-        return buffer.getvalue()
+            buffer = io.BytesIO()
+            Image.fromarray(image[..., :3]).save(buffer, format="JPEG", quality=quality)
+            jpegs.append(buffer.getvalue())
+    return jpegs
 
 
 def _ppm_header(source: FrameSource) -> bytes:
