@@ -1,4 +1,4 @@
-"""The fps gate's benchmark: the slideshow at 960x540, 4 s (120 frames at 30 fps).
+"""The fps gate's benchmark: the slideshow at 640x360, 2 s (60 frames at 30 fps).
 
 Small enough that a CI job gates in minutes and the false-alarm check (``run.py`` beside this
 file) runs in about an hour on 2 cores; large enough that rendering frames, not starting
@@ -25,7 +25,7 @@ from harness.workloads import SLIDESHOW
 from impls import ClipSource
 
 CLIP_ENV = "RENDERBENCH_GATE_CLIP"
-DEFAULT_CLIP = "960x540x4"
+DEFAULT_CLIP = "640x360x2"
 
 
 def gate_clip(spec: str) -> ClipSource:

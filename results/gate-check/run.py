@@ -3,7 +3,7 @@
     .venv/bin/python results/gate-check/run.py                  # the full check (about an hour, see README)
     .venv/bin/python results/gate-check/run.py --tiny           # 1 + 1 runs on a 320x180, 1 s slideshow
 
-Every run is the CI gate's own benchmark (``bench_gate.py``: the slideshow at 960x540, 4 s)
+Every run is the CI gate's own benchmark (``bench_gate.py``: the slideshow at 640x360, 2 s)
 with the CI gate's renderer, workers, rounds and warm-up:
 
 1. Calibration (unless ``--threshold``): one gate run without a rule measures the renderer's
