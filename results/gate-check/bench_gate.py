@@ -1,7 +1,7 @@
 """The fps gate's benchmark: the slideshow at 640x360, 2 s (60 frames at 30 fps).
 
 Small enough that a CI job gates in minutes and the false-alarm check (``run.py`` beside this
-file) runs in about an hour on 2 cores; large enough that rendering frames, not starting
+file) runs in under half an hour on 2 cores; large enough that rendering frames, not starting
 processes, decides the speed (the measurements behind the size are in ``README.md`` here).
 The workflow ``.github/workflows/fps-gate.yml`` and ``run.py`` both run it:
 

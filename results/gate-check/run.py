@@ -1,6 +1,6 @@
 """The speedup gate's false-alarm check: the same commit gated N times, then a renderer slowed by 20 %.
 
-    .venv/bin/python results/gate-check/run.py                  # the full check (about an hour, see README)
+    .venv/bin/python results/gate-check/run.py                  # the full check (about 25 minutes, see README)
     .venv/bin/python results/gate-check/run.py --tiny           # 1 + 1 runs on a 320x180, 1 s slideshow
 
 Every run is the CI gate's own benchmark (``bench_gate.py``: the slideshow at 640x360, 2 s)
