@@ -274,14 +274,16 @@ def _items(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _count(option: str, text: str, word: str) -> int:
-    """A count >= 1 given as text, or the :class:`OptionError` naming ``option``."""
+def _count(option: str, text: str, word: str | None = None, minimum: int = 1) -> int:
+    """A count >= ``minimum`` given as text (or the ``word`` the caller handles), or the
+    :class:`OptionError` naming ``option``."""
     try:
         value = int(text)
     except ValueError:
-        raise OptionError(f"{option}: {text!r} is not an integer or {word!r}") from None
-    if value < 1:
-        raise OptionError(f"{option}: {value} must be >= 1")
+        alternative = f" or {word!r}" if word else ""
+        raise OptionError(f"{option}: {text!r} is not an integer{alternative}") from None
+    if value < minimum:
+        raise OptionError(f"{option}: {value} must be >= {minimum}")
     return value
 
 
@@ -398,13 +400,7 @@ def parse_settings(lookup: Lookup, cores: int) -> Settings:
 
 
 def parse_warmup(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise OptionError(f"warmup: {text!r} is not an integer") from None
-    if value < 0:
-        raise OptionError(f"warmup: {value} must be >= 0")
-    return value
+    return _count("warmup", text, minimum=0)
 
 
 _SWITCH = {"on": True, "yes": True, "true": True, "1": True, "off": False, "no": False, "false": False, "0": False}
