@@ -79,7 +79,7 @@ def _own_copy(svg: Path, folder: Path) -> Path:
     mine = folder / svg.name
     if mine.exists():
         return mine
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     try:
         os.link(svg, mine)
     except FileExistsError:
@@ -105,7 +105,7 @@ def install(directory: Path) -> None:
 
     compile_alone: Callable[..., Path] = tex_file_writing.tex_to_svg_file
     directory = directory.resolve()
-    directory.mkdir(parents=True, exist_ok=True)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def tex_to_svg_file(
         expression: str, environment: str | None = None, tex_template: Any = None
