@@ -10,12 +10,12 @@ change of parameters makes a new file and deleting the folder only costs time.
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+
+from impls.manim.tex_cache import locked
 
 CACHE_ENV = "RENDERBENCH_CACHE"
 
@@ -25,18 +25,6 @@ def cache_dir() -> Path:
     if configured:
         return Path(configured)
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "renderbench"
-
-
-@contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """An exclusive lock on ``path``'s lock file: one process generates, the others wait for it."""
-    lock = path.with_name(f".{path.name}.lock")
-    with open(lock, "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def cached_file(path: Path, make: Callable[[Path], None]) -> Path:
@@ -50,7 +38,7 @@ def cached_file(path: Path, make: Callable[[Path], None]) -> Path:
     if path.is_file():
         return path
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _locked(path):
+    with locked(path.with_name(f".{path.name}.lock")):  # one process makes it, the others wait
         if path.is_file():  # made by another process while this one waited
             return path
         fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.partial-", suffix=path.suffix)

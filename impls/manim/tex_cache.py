@@ -48,7 +48,10 @@ from typing import Any
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
+    """An exclusive ``flock`` on the file ``path`` (made if missing) while the block runs; the
+    kernel releases it if the holder dies. Here rather than in a shared module because this
+    file runs by path with only manim importable."""
     with open(path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
@@ -124,7 +127,7 @@ def install(directory: Path) -> None:
     def compile_shared(
         name: str, svg: Path, expression: str, environment: str | None, template: Any
     ) -> None:
-        with _locked(directory / f".{name}.lock"):
+        with locked(directory / f".{name}.lock"):
             if svg.exists():  # compiled by another process while this one waited
                 return
             private = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=directory))
