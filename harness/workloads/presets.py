@@ -4,7 +4,7 @@
 - ``full`` (the default, what ``make bench`` runs): the slideshow (1920x1080 30 fps 10 s) and the
   Manim explainer (``-qh``) of the published numbers, and the file edit, the captions (both
   1920x1080 30 fps 4 s) and the LaTeX explainer (``-qm``), each renderer with as many workers as
-  the machine has cores. Sized to take about 18 minutes on 2 cores (estimated).
+  the machine has cores. Its run time on 2 cores is in the README.
 - ``exhaustive``: every workload (the cheap-frame ones too) at its largest size (the edit and
   the captions 1920x1080 30 fps 10 s, the LaTeX explainer at ``-qh``), workers 1, 2 and cores;
   several times as long as ``full``.
