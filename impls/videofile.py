@@ -305,16 +305,8 @@ class _Call:
                 path.unlink(missing_ok=True)
 
     def mux(self, video: Path, track: Path, output: Path) -> None:
-        if self.make_audio:  # encoded by MoviePy's own call: copied, as MoviePy does
-            mux_audio(video, track, output)
-            return
-        run(
-            ["-loglevel", "error", "-y", "-i", str(video), "-i", str(track),
-             "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", self.audio_codec,
-             str(output)],
-            f"ffmpeg muxing {track.name} into {output.name}",
-            tied=True,
-        )  # fmt: skip
+        # A track MoviePy's own call encoded is copied, as MoviePy does; a given file is encoded.
+        mux_audio(video, track, output, "copy" if self.make_audio else self.audio_codec)
 
     def describe(self, encoder: EncoderSpec) -> dict[str, Any]:
         return {

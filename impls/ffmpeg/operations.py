@@ -71,12 +71,14 @@ def concat(
         listing.unlink(missing_ok=True)
 
 
-def mux_audio(video: Path, audio: Path, output: Path) -> None:
-    """Put an already-encoded audio file beside the video stream (both copied, as MoviePy does)."""
+def mux_audio(video: Path, audio: Path, output: Path, audio_codec: str = "copy") -> None:
+    """Put an audio file beside the video stream: the video copied, the audio copied (an
+    already-encoded track, as MoviePy does) or encoded with ``audio_codec``."""
     run(
         ["-loglevel", "error", "-y", "-i", str(video), "-i", str(audio),
-         "-map", "0:v:0", "-map", "1:a:0", "-c", "copy", str(output)],
-        f"ffmpeg muxing audio into {output.name}",
+         "-map", "0:v:0", "-map", "1:a:0", "-c:v", "copy", "-c:a", audio_codec, str(output)],
+        f"ffmpeg muxing {audio.name} into {output.name}",
+        tied=audio_codec != "copy",  # an encode lasts; a copy is quick
     )  # fmt: skip
 
 
