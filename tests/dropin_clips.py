@@ -11,6 +11,7 @@ from typing import Any
 from harness.decode import framemd5
 from impls import EncoderSpec
 from impls.ffmpeg.tools import ffmpeg_binary, use_for_moviepy
+from tests.media import audio_md5
 
 #: The lossless MoviePy call every reference uses (MoviePy's own defaults otherwise).
 LOSSLESS_PARAMS = ["-crf", "0"]
@@ -59,16 +60,6 @@ def moviepy_reference(clip: Any, output: Path, **kwargs: Any) -> Path:
     arguments.update(kwargs)
     clip.write_videofile(str(output), **arguments)
     return output
-
-
-def audio_md5(path: Path) -> str:
-    """MD5 of the first audio stream, decoded."""
-    out = subprocess.run(
-        [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", str(path),
-         "-map", "0:a:0", "-f", "md5", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout.strip()
 
 
 def assert_same(output: Path, reference: Path, audio: bool = True) -> None:

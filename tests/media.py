@@ -49,3 +49,13 @@ def cut_short(path: Path, output: Path, keep: float) -> Path:
     data = path.read_bytes()
     output.write_bytes(data[: int(len(data) * keep)])
     return output
+
+
+def audio_md5(path: Path) -> str:
+    """MD5 of the first audio stream, decoded."""
+    out = subprocess.run(
+        [ffmpeg_binary(), "-hide_banner", "-loglevel", "error", "-i", str(path),
+         "-map", "0:a:0", "-f", "md5", "-"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    return out.stdout.strip()

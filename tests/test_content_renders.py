@@ -9,7 +9,6 @@ the local pool and on a private Dask cluster; every Manim renderer's output of `
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -18,8 +17,8 @@ from harness.decode import framemd5
 from harness.workloads import CAPTIONS, EDIT, explainer_tex
 from impls import ClipSource, EncoderSpec, RenderJob, RenderResult, get_renderer
 from impls.ffmpeg.probe import count_packets
-from impls.ffmpeg.tools import ffmpeg_binary
 from impls.model.timeline import Timeline
+from tests.media import audio_md5
 
 PARALLEL = ("disk", "pipe", "chunk")
 
@@ -28,14 +27,6 @@ SOURCES = {
     "edit": ClipSource(EDIT, {"width": 320, "height": 180, "fps": 30, "duration": 1.5, "source_seconds": 4.0}),
     "captions": ClipSource(CAPTIONS, {"width": 320, "height": 180, "fps": 30, "duration": 2.0, "source_seconds": 4.0}),
 }  # fmt: skip
-
-
-def _audio_md5(path: Path) -> str:
-    out = subprocess.run(
-        [ffmpeg_binary(), "-loglevel", "error", "-i", str(path), "-map", "0:a", "-f", "md5", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout.strip()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,14 +50,14 @@ def references(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Reference]
             frames = Timeline.for_clip(clip).frames
         finally:
             clip.close()
-        made[name] = Reference(job, frames, framemd5(job.output), _audio_md5(job.output))
+        made[name] = Reference(job, frames, framemd5(job.output), audio_md5(job.output))
     return made
 
 
 def _check(result: RenderResult, job: RenderJob, reference: Reference) -> None:
     assert result.frames == reference.frames == count_packets(job.output)
     assert framemd5(job.output) == reference.md5  # chunk seams included
-    assert _audio_md5(job.output) == reference.audio
+    assert audio_md5(job.output) == reference.audio
 
 
 @pytest.mark.parametrize("name", PARALLEL)

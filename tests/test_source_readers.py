@@ -9,7 +9,6 @@ audio, or fails naming the file when retries run out.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,7 @@ import pytest
 from harness.decode import framemd5
 from impls import ClipSource, EncoderSpec, RenderJob, RenderResult, get_renderer
 from impls.errors import SourceReadFailed
-from impls.ffmpeg.tools import ffmpeg_binary
-from tests.media import make_video
+from tests.media import audio_md5, make_video
 
 PARALLEL = ("disk", "pipe", "chunk")
 FACTORY = "tests.faulty_clips:reader_dies"
@@ -39,7 +37,7 @@ def clean(source: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[list[
     marker.touch()
     job = _job(source, marker, out / "clean.mp4", at=10)
     get_renderer("baseline").render(job)
-    return framemd5(job.output), _audio_md5(job.output)
+    return framemd5(job.output), audio_md5(job.output)
 
 
 def _job(
@@ -56,14 +54,6 @@ def _job(
     )
 
 
-def _audio_md5(path: Path) -> str:
-    out = subprocess.run(
-        [ffmpeg_binary(), "-loglevel", "error", "-i", str(path), "-map", "0:a", "-f", "md5", "-"],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    return out.stdout.strip()
-
-
 def _render_killed(
     name: str, source: Path, clean: tuple[list[str], str], tmp_path: Path, **job: Any
 ) -> RenderResult:
@@ -73,7 +63,7 @@ def _render_killed(
     result = get_renderer(name).render(rendered)
     assert marker.exists(), "the reader was never killed"
     assert result.retries >= 1
-    assert (framemd5(rendered.output), _audio_md5(rendered.output)) == clean
+    assert (framemd5(rendered.output), audio_md5(rendered.output)) == clean
     return result
 
 
