@@ -19,6 +19,7 @@ from harness.workloads import SLIDESHOW
 from harness.workloads.slideshow import synthetic_image
 from impls import ClipSource
 from impls.model.timeline import Timeline, frame_rgb, frame_rgba
+from impls.moviepy import clip_pickle
 from impls.moviepy.color_clips import lean_color_clips
 from impls.moviepy.fastpath import Checked, FastFrames, choose_frames, difference, verdict
 from impls.moviepy.fastpath.frame import Frame
@@ -89,6 +90,20 @@ def test_slideshow_frames_equal_moviepys() -> None:
     kinds = {type(node).__name__ for node in _nodes(fast.root)}
     assert {"Composite", "MaskComposite", "Resized", "Elementwise", "Still"} <= kinds
     assert not any(isinstance(node, MoviePy) for node in _nodes(fast.root))
+
+
+def test_a_pickled_clip_is_planned_as_its_original() -> None:
+    # A clip sent to workers holds copies of MoviePy's closures (cloudpickle sends lambdas by
+    # value); the planner must still recognise them, or the clip-object render loses the
+    # fast path's savings while its frames stay right.
+    clip = ClipSource(SLIDESHOW, TINY_SLIDESHOW).load()
+    travelled = clip_pickle.load(clip_pickle.dump(clip).data)
+    original, copy = FastFrames(clip), FastFrames(travelled)
+    assert [type(node).__name__ for node in _nodes(copy.root)] == [
+        type(node).__name__ for node in _nodes(original.root)
+    ]
+    assert not any(isinstance(node, MoviePy) for node in _nodes(copy.root))
+    _assert_same_frames(travelled, travelled.fps)
 
 
 def test_a_clip_it_does_not_know_is_left_to_moviepy() -> None:

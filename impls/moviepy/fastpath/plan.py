@@ -8,6 +8,11 @@ closure cells: the same objects MoviePy's own evaluation would call. A clip that
 else (a subclass overriding ``get_frame`` or ``compose_on``, a user's ``frame_function``, a
 closure of another MoviePy version) becomes a :class:`~impls.moviepy.fastpath.nodes.MoviePy`
 node: MoviePy computes it, so the fast path never guesses.
+
+Code objects are compared by value (``==``: same name, bytecode, constants, names and line
+numbers), never by identity: a clip that travelled by pickle
+(:mod:`impls.moviepy.clip_pickle`) holds copies of MoviePy's closures, whose code is equal to
+MoviePy's but is not the same object.
 """
 
 from __future__ import annotations
@@ -136,9 +141,9 @@ class Planner:
             (image,) = cells.values()
             if isinstance(image, np.ndarray):
                 return Still(clip, image)
-        elif code is not None and code is _TRANSFORM and {"func", "self"} <= cells.keys():
+        elif code is not None and code == _TRANSFORM and {"func", "self"} <= cells.keys():
             return self._transform(clip, cells["func"], self.node(cells["self"]))
-        elif code is not None and code is _CHAIN and {"clips", "timings"} <= cells.keys():
+        elif code is not None and code == _CHAIN and {"clips", "timings"} <= cells.keys():
             return Chain(clip, [self.node(part) for part in cells["clips"]], cells["timings"])
         elif code in _FILE:
             return MoviePy(clip, pure=True)  # a file's frame at t, whoever asked before
@@ -154,16 +159,16 @@ class Planner:
             effect = cells.get("self")
             if type(effect) in (FadeIn, FadeOut):
                 return Elementwise(clip, func, inner, _fading(effect, cells))
-        elif code is not None and code is _IMAGE_TRANSFORM and "image_func" in cells:
+        elif code is not None and code == _IMAGE_TRANSFORM and "image_func" in cells:
             image_func = cells["image_func"]
             image_code, image_cells = _code(image_func), _cells(image_func)
             resize: Any = image_cells.get("self")
             if image_code in _RESIZE_FIXED and type(resize) is Resize:
                 mask = _RESIZE_FIXED[image_code]
                 return Resized(clip, inner, lambda t: resize.new_size, mask=mask, fixed=True)
-            if image_code is not None and image_code is _OPACITY:
+            if image_code is not None and image_code == _OPACITY:
                 return Elementwise(clip, func, inner, None)
-        elif code is not None and code is _TIME_TRANSFORM and "time_func" in cells:
+        elif code is not None and code == _TIME_TRANSFORM and "time_func" in cells:
             return TimeMap(clip, cells["time_func"], inner)
         return Transform(clip, func, inner)
 
