@@ -6,7 +6,7 @@ processes, decides the speed (the measurements behind the size are in ``README.m
 The workflow ``.github/workflows/fps-gate.yml`` and ``run.py`` both run it:
 
     .venv/bin/pytest results/gate-check/bench_gate.py --renderbench-renderers pipe \\
-        --renderbench-workers 2 --renderbench-rounds 7 --renderbench-warmup 1 \\
+        --renderbench-workers 2 --renderbench-rounds 13 --renderbench-warmup 1 \\
         --renderbench-min-speedup pipe=1.3
 
 ``RENDERBENCH_GATE_CLIP=WIDTHxHEIGHTxSECONDS`` renders another size (``run.py --tiny``).

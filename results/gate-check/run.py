@@ -43,7 +43,7 @@ from bench_gate import CLIP_ENV, DEFAULT_CLIP  # noqa: E402
 from harness.stats import ratio_interval  # noqa: E402
 
 #: What the CI gate runs (.github/workflows/fps-gate.yml): the check measures that gate.
-RENDERER, WORKERS, ROUNDS, WARMUP = "pipe", 2, 7, 1
+RENDERER, WORKERS, ROUNDS, WARMUP = "pipe", 2, 13, 1
 
 
 @dataclass(frozen=True)
