@@ -3,7 +3,8 @@
 Each case renders in a fresh Python process (no forkserver, import or clip left over from the
 case before), measured by the harness's own :class:`~harness.measure.TreeMonitor` around the
 render only: CPU-seconds of the whole process tree (workers, MoviePy's and the encoders'
-ffmpeg, manim's processes, LaTeX), wall time, peak RSS. Cases run one after another, never two
+ffmpeg, manim's processes, LaTeX) and of its part by role (``decode``: the ffmpeg processes
+reading media files), wall time, peak RSS. Cases run one after another, never two
 at once; the machine's load average before each case is recorded beside it (other users of the
 machine inflate wall time far more than CPU-seconds). Prints a Markdown table and writes every
 measurement as JSON.
@@ -71,6 +72,7 @@ def run_case(args: argparse.Namespace) -> dict[str, Any]:
             "cpu_seconds": round(usage.cpu_seconds, 2), "wall": round(usage.wall, 2),
             "peak_rss_mb": round(usage.peak_rss / 2**20), "info": _plain(result.info),
             "stages": {k: round(v, 2) for k, v in result.stages.items()},
+            "cpu_by_role": {k: round(v, 2) for k, v in usage.cpu_by_role.items()},
         }  # fmt: skip
 
 
@@ -116,13 +118,14 @@ def main() -> None:
                 flush=True,
             )
     reference = next((r for r in rows if r["renderer"] in REFERENCES), None)
-    print("\n| renderer | workers | CPU-s | × reference | wall s | load before |")
-    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    print("\n| renderer | workers | CPU-s | × reference | decoding CPU-s | wall s | load before |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for row in rows:
         ratio = f"{row['cpu_seconds'] / reference['cpu_seconds']:.2f}" if reference else "-"
+        decode = row.get("cpu_by_role", {}).get("decode")  # the ffmpeg processes reading media
         print(
             f"| {row['renderer']} | {row['workers']} | {row['cpu_seconds']:.1f} | {ratio} | "
-            f"{row['wall']:.1f} | {row['load_before']:.1f} |"
+            f"{'-' if decode is None else f'{decode:.1f}'} | {row['wall']:.1f} | {row['load_before']:.1f} |"
         )
     if args.out is not None:
         args.out.parent.mkdir(parents=True, exist_ok=True)
