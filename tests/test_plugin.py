@@ -232,7 +232,10 @@ def test_report_shows_the_fast_path_state_and_the_cpu_split(quick_fakes: pytest.
         split = info["cpu_split"]
         assert set(split) == {"frame", "decode", "encode", "other"}
         assert sum(split.values()) == pytest.approx(info["cpu_seconds"], abs=0.05)
-        assert split["encode"] > 0  # each fake's ffmpeg
+        # Each fake's ffmpeg lives some tens of ms: a sample names it an encoder, or it ends
+        # between two samples and its CPU counts as other (harness.measure); never lost.
+        assert split["encode"] + split["other"] > 0
+    assert any(info["cpu_split"]["encode"] > 0 for info in infos.values())
     report = (fakes.path / "res" / "report.md").read_text()
     assert "| frame ms/f | decode ms/f | encode ms/f | peak RSS | fast path | valid |" in report
     assert "- fake-unchecked-w1-libx264:medium:23-tiny: fast path off: nothing in this clip" in report
