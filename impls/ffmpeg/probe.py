@@ -68,6 +68,10 @@ def count_packets(path: Path) -> int:
         if full is not None:
             raise full from exc
         raise
+    if "nb_read_packets" not in stream:  # read, but no packet counted: cut short too
+        full = cut_short(path, f"writing {Path(path).name}", "ffprobe counted no video packets")
+        if full is not None:
+            raise full
     return int(stream["nb_read_packets"])
 
 
