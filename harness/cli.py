@@ -112,6 +112,8 @@ def report(args: argparse.Namespace) -> int:
         print(line)
     for line in text.cpu_lines(rows):
         print("where the CPU goes: " + line)
+    for line in text.object_lines(rows):
+        print("clip object: " + line)
     for line in text.problem_lines(rows):
         print(line)
     out = Path(args.results_dir) if args.results_dir else paths[0].parent

@@ -1,6 +1,6 @@
 """The results table (terminal and Markdown), the winner of each workload, where each case's CPU
-went and whether the fast path was on, the speed/quality frontier over encoder settings and the
-encode-bound limit. Pure functions."""
+went and whether the fast path was on, a clip object's render against its factory's, the
+speed/quality frontier over encoder settings and the encode-bound limit. Pure functions."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from harness.stats import ratio_interval
+from harness.workloads.presets import AS_OBJECT
 from impls.model.results import PSNR_CAP, Row
 from impls.runtime.executor import DEFAULT_EXECUTOR
 
@@ -266,6 +268,46 @@ def cpu_lines(rows: Iterable[Row]) -> list[str]:
     return lines
 
 
+#: Confidence of the interval :func:`object_lines` gives a clip object's paired wall ratio.
+OBJECT_CONFIDENCE = 0.95
+
+
+def object_lines(rows: Iterable[Row], confidence: float = OBJECT_CONFIDENCE) -> list[str]:
+    """Per case of a clip-object workload (``slideshow_object``) whose factory's case
+    (``slideshow``, same renderer, workers, encoder, preset, executor) ran too: the object's wall
+    time over the factory's, round by round, as a geometric mean with its ``confidence``
+    interval, and what sending the clip cost. One median of a few rounds moves by as much as
+    the machine's noise; rounds that ran side by side (interleaved) are compared pairwise."""
+    rows = list(rows)
+    by_key = {row.key: row for row in rows}
+    lines = []
+    for row in sort_rows(rows):
+        factory_name = AS_OBJECT.get(row.workload)
+        factory = by_key.get((row.renderer, row.workers, row.encoder, factory_name or "", row.preset, row.executor))
+        if factory is None or factory_name is None:
+            continue
+        rounds = min(len(row.fps_all), len(factory.fps_all))
+        # The same clip, so the same frames: a round's wall ratio is the inverse fps ratio.
+        ratios = [factory.fps_all[k] / row.fps_all[k] for k in range(rounds) if row.fps_all[k] > 0]
+        if not ratios:
+            continue
+        interval = ratio_interval(ratios, confidence)
+        estimate = interval.estimate if interval else ratios[0]
+        spread = (
+            f"{100 * confidence:.0f} % interval {interval.low:.2f}-{interval.high:.2f}x over {rounds} paired rounds"
+            if interval
+            else "1 round, no interval"
+        )
+        transfer = row.stages.get("transfer")
+        sent = f"; sending the clip took {transfer:.2f} s" if transfer is not None else ""
+        workers = f"{row.workers} worker{'' if row.workers == 1 else 's'}"
+        lines.append(
+            f"{row.workload} ({row.preset}, {row.encoder}), {row.label} with {workers}: "
+            f"{estimate:.2f}x the wall time of its factory ({factory_name}; {spread}){sent}"
+        )
+    return lines
+
+
 def problem_lines(rows: Iterable[Row]) -> list[str]:
     lines: list[str] = []
     for row in sort_rows(rows):
@@ -469,6 +511,13 @@ def markdown(
                 "from /proc; CPU of processes too short-lived for a sample to name counts as other), the "
                 "share of all cores it kept busy, and what that makes the lever.", ""]  # fmt: skip
         out += [f"- {line}" for line in where] + [""]
+    objects = object_lines(rows)
+    if objects:
+        out += ["## Clip object against its factory", "",
+                "The same clip rendered from the object a script built and from its factory: the object's "
+                "wall time over the factory's, paired round by round (geometric mean and its interval).",
+                ""]  # fmt: skip
+        out += [f"- {line}" for line in objects] + [""]
     out += frontier_markdown(rows)
     limits = limit_lines(rows)
     if limits:

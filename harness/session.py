@@ -439,6 +439,7 @@ class RenderbenchSession:
         extra += ["encode-bound limit: " + line for line in report.limit_lines(rows)]
         extra += report.fast_path_lines(rows)
         extra += ["where the CPU goes: " + line for line in report.cpu_lines(rows)]
+        extra += ["clip object: " + line for line in report.object_lines(rows)]
         if extra:
             write("")
             for line in extra:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from dataclasses import replace
 from pathlib import Path
 
@@ -195,6 +197,33 @@ def test_other_column_only_where_it_matters() -> None:
     unnamed = replace(SPLIT_ROWS[1], cpu_split={"frame": 36.0, "decode": 0.0, "encode": 30.0, "other": 6.0})
     assert "other ms/f" in report.format_table([unnamed])[0]
     assert "other ms/f" not in report.format_table(SPLIT_ROWS)[0]
+
+
+def test_a_clip_object_is_compared_with_its_factory_round_by_round() -> None:
+    # Walls per round: factory 50, 40, 45 s; object 52, 41, 44 s (300 frames each).
+    factory = row("chunk", 2, 300 / 45, fps_all=(300 / 50, 300 / 40, 300 / 45))
+    clip_object = row(
+        "chunk", 2, 300 / 44, workload="slideshow_object", fps_all=(300 / 52, 300 / 41, 300 / 44),
+        stages={"frames": 40.0, "transfer": 0.24},
+    )  # fmt: skip
+    lonely = row("pipe", 2, 7.0, workload="slideshow_object", fps_all=(7.0, 7.1, 6.9))  # no factory case
+    ratios = [52 / 50, 41 / 40, 44 / 45]
+    geometric = math.exp(statistics.fmean(math.log(r) for r in ratios))
+    lines = report.object_lines([factory, clip_object, lonely])
+    assert len(lines) == 1
+    assert lines[0].startswith(
+        f"slideshow_object (full, libx264:medium:23), chunk with 2 workers: {geometric:.2f}x the wall time "
+        "of its factory (slideshow; 95 % interval "
+    )
+    low, high = (float(x) for x in lines[0].split("95 % interval ")[1].split("x over")[0].split("-"))
+    assert low < 0.98 < 1.05 < high  # three rounds this far apart decide nothing
+    assert lines[0].endswith("x over 3 paired rounds); sending the clip took 0.24 s")
+    assert report.object_lines([factory]) == [] == report.object_lines([clip_object])
+    single = report.object_lines([replace(factory, fps_all=(6.0,)), replace(clip_object, fps_all=(5.0,))])
+    assert single[0].split(": ", 1)[1].startswith("1.20x the wall time of its factory (slideshow; 1 round, no interval)")
+    text = report.markdown(fill_speedups([row("baseline", 1, 2.0), factory, clip_object]))
+    assert "## Clip object against its factory" in text and f"- {lines[0]}" in text
+    assert "## Clip object" not in report.markdown(ROWS)
 
 
 def test_rows_without_the_split_hide_its_columns_and_round_trip(tmp_path: Path) -> None:

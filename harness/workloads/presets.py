@@ -32,7 +32,7 @@ NAMES = ("slideshow", "frame_index", "explainer", "gradient", "edit", "captions"
 
 #: Workloads that are another workload's clip, built here and rendered as a clip object (not
 #: in any preset's default: name them with --workloads).
-_AS_OBJECT = {"slideshow_object": "slideshow"}
+AS_OBJECT = {"slideshow_object": "slideshow"}
 
 #: What ``full`` and ``smoke`` run when no workloads are named.
 DEFAULT_WORKLOADS = ("slideshow", "explainer", "edit", "captions", "explainer-tex")
@@ -148,14 +148,14 @@ def workload(name: str, preset: str, inputs: Callable[[], Path]) -> Workload:
     ``inputs()`` is a directory for generated input files (the explainers' narration), asked
     for only when a workload needs one. Media in the cache folder are made here, the first time.
     """
-    if name not in NAMES and name not in _AS_OBJECT:
-        known = (*NAMES, *_AS_OBJECT)
+    if name not in NAMES and name not in AS_OBJECT:
+        known = (*NAMES, *AS_OBJECT)
         raise KeyError(f"unknown workload {name!r}; known: {', '.join(known)}")
     if preset not in PRESETS:
         raise KeyError(f"unknown preset {preset!r}; known: {', '.join(PRESETS)}")
     mode = VALIDATION_MODE.get(name, "auto")
-    if name in _AS_OBJECT and (_AS_OBJECT[name], preset) in _CLIPS:
-        clip = _CLIPS[_AS_OBJECT[name], preset].load()  # as a user's script builds it
+    if name in AS_OBJECT and (AS_OBJECT[name], preset) in _CLIPS:
+        clip = _CLIPS[AS_OBJECT[name], preset].load()  # as a user's script builds it
         return Workload(name, preset, ClipObject(clip), mode)
     try:
         if (name, preset) in _CLIPS:
