@@ -283,18 +283,20 @@ def object_lines(rows: Iterable[Row], confidence: float = OBJECT_CONFIDENCE) -> 
     lines = []
     for row in sort_rows(rows):
         factory_name = AS_OBJECT.get(row.workload)
-        factory = by_key.get((row.renderer, row.workers, row.encoder, factory_name or "", row.preset, row.executor))
-        if factory is None or factory_name is None:
+        if factory_name is None:
             continue
-        rounds = min(len(row.fps_all), len(factory.fps_all))
+        factory = by_key.get((row.renderer, row.workers, row.encoder, factory_name, row.preset, row.executor))
+        if factory is None:
+            continue
         # The same clip, so the same frames: a round's wall ratio is the inverse fps ratio.
-        ratios = [factory.fps_all[k] / row.fps_all[k] for k in range(rounds) if row.fps_all[k] > 0]
+        pairs = zip(factory.fps_all, row.fps_all)
+        ratios = [factory_fps / object_fps for factory_fps, object_fps in pairs if object_fps > 0]
         if not ratios:
             continue
         interval = ratio_interval(ratios, confidence)
         estimate = interval.estimate if interval else ratios[0]
         spread = (
-            f"{100 * confidence:.0f} % interval {interval.low:.2f}-{interval.high:.2f}x over {rounds} paired rounds"
+            f"{100 * confidence:.0f} % interval {interval.low:.2f}-{interval.high:.2f}x over {len(ratios)} paired rounds"
             if interval
             else "1 round, no interval"
         )

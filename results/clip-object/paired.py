@@ -72,11 +72,8 @@ def main() -> None:
                       f"CPU {row['cpu_seconds']:7.2f} s  {time.strftime('%H:%M:%S')}", flush=True)
 
     walls = {name: [r["wall"] for r in rows if r["source"] == name] for name in ("factory", "object")}
-    ratios = [
-        next(r["wall"] for r in rows if r["pair"] == pair and r["source"] == "object")
-        / next(r["wall"] for r in rows if r["pair"] == pair and r["source"] == "factory")
-        for pair in range(args.pairs)
-    ]
+    wall = {(r["pair"], r["source"]): r["wall"] for r in rows}
+    ratios = [wall[pair, "object"] / wall[pair, "factory"] for pair in range(args.pairs)]
     interval = ratio_interval(ratios, CONFIDENCE)
     summary = {
         "median_wall": {name: statistics.median(values) for name, values in walls.items()},
